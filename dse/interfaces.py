@@ -1,0 +1,262 @@
+"""The abstract base classes every plugin implements, one per plugin kind.
+
+Each base has few methods; their docstrings say when the orchestrator calls them
+(see dse/pipeline.py for the order). A plugin is configured through the keyword
+arguments of its ``__init__``: these are exactly the keys of its YAML file in
+``conf/<group>/<name>.yaml`` (plus ``_target_``), and the constructor validates them,
+raising :class:`dse.errors.ConfigError` naming the field (``require`` helps).
+
+This module is cheap to import: torch appears in type hints only.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from dse.architecture import Architecture
+from dse.workload import WeightFormat, Workload
+
+if TYPE_CHECKING:
+    import numpy as np
+    import torch
+    from tqdm import tqdm  # noqa: F401
+
+
+# --------------------------------------------------------------------------- data
+
+
+@dataclass
+class Split:
+    """One split of a dataset, held in memory.
+
+    ``x`` is float32 in [0, 1] or uint8 in [0, 255] (large image sets), shape (N, C, H, W);
+    ``y`` is int64 class indices, shape (N,). Use ``dse.data.batches`` to iterate.
+    """
+
+    x: torch.Tensor
+    y: torch.Tensor
+
+    def __len__(self) -> int:
+        return int(self.y.shape[0])
+
+
+@dataclass
+class DataSplits:
+    train: Split
+    val: Split
+    test: Split
+    num_classes: int
+    input_shape: tuple[int, int, int]  # (C, H, W)
+    # Random augmentation applied to float training batches (None: no augmentation).
+    augment: Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None = None
+
+
+class Dataset(ABC):
+    """Config group ``dataset``. Called once per design point, first."""
+
+    @abstractmethod
+    def load(self) -> DataSplits:
+        """Read (never download) the data. Raise DatasetError naming the expected layout."""
+
+
+# --------------------------------------------------------------------------- model
+
+
+class ModelBuilder(ABC):
+    """Config group ``model``. Called after the dataset is loaded."""
+
+    @abstractmethod
+    def build(self, input_shape: tuple[int, int, int], num_classes: int) -> Architecture:
+        """Describe the network for this input shape and class count."""
+
+
+# --------------------------------------------------------------------------- quantizer
+
+
+class WeightQuantizer(ABC):
+    """Config group ``quantizer``. Used inside CAT training (straight-through) and
+    post-training by the coding's ``convert``.
+
+    ``quantize`` must be idempotent and return only values on the quantizer's level set.
+    """
+
+    format: ClassVar[WeightFormat]
+
+    @property
+    @abstractmethod
+    def storage_bits(self) -> int:
+        """Bits per stored weight, as the hardware model should price them."""
+
+    @abstractmethod
+    def quantize(self, weight: torch.Tensor) -> torch.Tensor:
+        """Quantized copy of one layer's weight tensor (no gradient)."""
+
+    def fake_quantize(self, weight: torch.Tensor) -> torch.Tensor:
+        """Quantize in the forward pass, identity gradient in the backward pass (STE)."""
+        return weight + (self.quantize(weight.detach()) - weight).detach()
+
+
+# --------------------------------------------------------------------------- network
+
+
+@dataclass
+class TrainedNetwork:
+    """A trained ANN: its architecture, torch module and how it was trained.
+
+    ``module`` maps (N, C, H, W) float inputs in [0, 1] to class logits.
+    ``conversion_aware`` is True when the activations already are the coding's
+    (CAT), so conversion needs no threshold balancing.
+    """
+
+    architecture: Architecture
+    module: torch.nn.Module
+    conversion_aware: bool
+    info: dict[str, Any] = field(default_factory=dict)  # e.g. final loss, epochs run
+
+
+@dataclass
+class LayerActivity:
+    """Measured activity of one workload layer, averaged per inference."""
+
+    input_spikes: float
+    output_spikes: float
+    synops: float
+    time_steps: float
+
+
+@dataclass
+class SimulationResult:
+    accuracy: float  # top-1, percent
+    predictions: np.ndarray  # (N,) predicted classes
+    activity: list[LayerActivity]  # one per workload layer (Architecture.layer_names())
+
+
+# --------------------------------------------------------------------------- coding
+
+
+class SpikeCoding(ABC):
+    """Config group ``coding``: how values become spikes, and the SNN simulator.
+
+    Call order per design point: ``check_architecture`` (before training),
+    ``activation`` (inside CAT training), ``convert`` then ``simulate``.
+    """
+
+    time_window: int
+
+    @property
+    @abstractmethod
+    def accumulator_bits(self) -> int:
+        """Membrane-potential width the simulation uses (priced by the hardware)."""
+
+    def check_architecture(self, arch: Architecture) -> None:  # noqa: B027 - optional hook
+        """Raise ConfigError if this coding cannot run a layer of ``arch``. Called early."""
+
+    @abstractmethod
+    def activation(self) -> torch.nn.Module:
+        """The CAT activation: forward = exactly the values a spike can represent,
+        backward = straight-through gradient of the clipped identity."""
+
+    @abstractmethod
+    def convert(
+        self, ann: TrainedNetwork, quantizer: WeightQuantizer, calibration: Split
+    ) -> Any:
+        """Build the SNN from a trained ANN: quantize weights post-training with
+        ``quantizer`` and, when ``ann.conversion_aware`` is False, balance thresholds
+        on ``calibration`` data. Returns a coding-specific SNN object."""
+
+    @abstractmethod
+    def simulate(self, snn: Any, split: Split) -> SimulationResult:
+        """Run the SNN on every sample of ``split`` at spike level."""
+
+
+# --------------------------------------------------------------------------- training
+
+
+class TrainingMethod(ABC):
+    """Config group ``training``. ``fit`` is the expensive stage of a design point."""
+
+    epochs: int
+    # Config groups whose settings change what ``fit`` produces, besides dataset, model,
+    # training and seed. The stage cache keys training on exactly these.
+    depends_on: ClassVar[tuple[str, ...]] = ()
+
+    @abstractmethod
+    def fit(
+        self,
+        arch: Architecture,
+        data: DataSplits,
+        quantizer: WeightQuantizer,
+        coding: SpikeCoding,
+        seed: int,
+    ) -> TrainedNetwork:
+        """Train on ``data.train`` (deterministic for a seed on CPU), show a progress bar,
+        raise TrainingError on a NaN or diverging loss."""
+
+
+# --------------------------------------------------------------------------- hardware
+
+
+@dataclass(frozen=True)
+class EnergyBreakdown:
+    compute_uj: float = 0.0
+    sram_uj: float = 0.0  # on-chip memory
+    dram_uj: float = 0.0  # off-chip memory
+    leakage_uj: float = 0.0
+
+    @property
+    def total_uj(self) -> float:
+        return self.compute_uj + self.sram_uj + self.dram_uj + self.leakage_uj
+
+    def __add__(self, other: EnergyBreakdown) -> EnergyBreakdown:
+        return EnergyBreakdown(
+            self.compute_uj + other.compute_uj,
+            self.sram_uj + other.sram_uj,
+            self.dram_uj + other.dram_uj,
+            self.leakage_uj + other.leakage_uj,
+        )
+
+
+@dataclass(frozen=True)
+class LayerCost:
+    name: str
+    energy: EnergyBreakdown
+    cycles: int
+    latency_ms: float
+    pe_utilization: float  # 0..1
+    synops: float
+
+
+@dataclass(frozen=True)
+class HardwareReport:
+    """A processor's price for one inference, in the units its field names state."""
+
+    energy_uj: float
+    latency_ms: float
+    area_mm2: float
+    cycles: int
+    pe_utilization: float  # cycle-weighted mean over layers, 0..1
+    pj_per_synop: float  # total energy / total synaptic operations
+    breakdown: EnergyBreakdown
+    layers: tuple[LayerCost, ...]
+    area_breakdown_mm2: dict[str, float] = field(default_factory=dict)
+
+
+class HardwareModel(ABC):
+    """Config group ``hardware``. Prices a workload; called last, and cheap (< 1 ms)."""
+
+    @abstractmethod
+    def estimate(self, workload: Workload) -> HardwareReport:
+        """Energy, latency and area of one inference of ``workload``."""
+
+
+PLUGIN_KINDS: dict[str, type] = {
+    "dataset": Dataset,
+    "model": ModelBuilder,
+    "training": TrainingMethod,
+    "quantizer": WeightQuantizer,
+    "coding": SpikeCoding,
+    "hardware": HardwareModel,
+}

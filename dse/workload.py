@@ -1,0 +1,105 @@
+"""The contract between algorithm and hardware: what one inference asks of a processor.
+
+The simulator measures, the hardware model prices. A hardware model sees a
+:class:`Workload` and never a torch module, so it can be driven from a real simulation,
+a saved activity file, or an assumed spike rate (``dse-estimate``).
+
+Activity figures are averages per inference over the evaluated split.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+LayerKind = Literal["conv", "linear", "pool"]
+WeightFormat = Literal["float", "uniform", "log", "none"]
+
+
+@dataclass(frozen=True)
+class LayerWorkload:
+    """One layer: static shape facts plus measured activity per inference."""
+
+    name: str
+    kind: LayerKind
+    input_shape: tuple[int, ...]  # (C, H, W) or (features,)
+    output_shape: tuple[int, ...]
+    kernel: int = 1  # square kernel side; 1 for linear layers
+    stride: int = 1
+    padding: int = 0
+    fan_in: int = 0  # synapses per output neuron (pool: window size)
+    fan_out: float = 0.0  # average synapses per input neuron
+    num_weights: int = 0  # 0 for pooling
+    weight_bits: int = 0  # storage bits per weight; 0 for pooling
+    weight_format: WeightFormat = "none"
+    neurons: int = 0  # output neurons
+    fires: bool = True  # False for the last layer: it only integrates (argmax of potential)
+    # measured activity (per inference)
+    input_spikes: float = 0.0
+    output_spikes: float = 0.0
+    synops: float = 0.0  # input spikes x their fan-out, summed over time steps
+    time_steps: float = 0.0  # time steps this layer actually used
+
+    @property
+    def input_neurons(self) -> int:
+        n = 1
+        for d in self.input_shape:
+            n *= d
+        return n
+
+    @property
+    def connections(self) -> int:
+        """Synapses evaluated by a dense (ANN) pass: neurons x fan-in."""
+        return self.neurons * self.fan_in
+
+
+@dataclass(frozen=True)
+class Workload:
+    """An ordered list of layers plus the coding facts every hardware model needs."""
+
+    layers: tuple[LayerWorkload, ...]
+    coding: str  # "ttfs_log", "rate", ... (the coding plugin's config name)
+    time_window: int  # T: time steps of the coding
+    accumulator_bits: int  # membrane-potential width used by the simulation
+    network: str = ""  # e.g. "vgg16@32x32"
+    source: str = "simulation"  # or "assumed spike rate 0.1", "file:...json"
+    extra: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def total_synops(self) -> float:
+        return sum(layer.synops for layer in self.layers)
+
+    @property
+    def total_spikes(self) -> float:
+        return sum(layer.output_spikes for layer in self.layers)
+
+    @property
+    def total_weights(self) -> int:
+        return sum(layer.num_weights for layer in self.layers)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Workload:
+        layers = tuple(
+            LayerWorkload(
+                **{
+                    **layer,
+                    "input_shape": tuple(layer["input_shape"]),
+                    "output_shape": tuple(layer["output_shape"]),
+                }
+            )
+            for layer in data["layers"]
+        )
+        return cls(**{**data, "layers": layers})
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_text(json.dumps(self.to_dict(), indent=2))
+
+    @classmethod
+    def load(cls, path: str | Path) -> Workload:
+        return cls.from_dict(json.loads(Path(path).read_text()))
