@@ -13,7 +13,6 @@ not fire.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Union
 
 from dse.errors import require
 from dse.workload import LayerWorkload, WeightFormat, Workload
@@ -50,7 +49,7 @@ class Flatten:
     pass
 
 
-LayerSpec = Union[Conv2d, Linear, MaxPool2d, AvgPool2d, Flatten]
+LayerSpec = Conv2d | Linear | MaxPool2d | AvgPool2d | Flatten
 
 
 @dataclass(frozen=True)
@@ -140,7 +139,7 @@ def static_workload(
     layers = []
     names = iter(arch.layer_names())
     n_layers = len(arch.layers)
-    for i, (layer, (in_shape, out_shape)) in enumerate(zip(arch.layers, arch.shapes())):
+    for i, (layer, (in_shape, out_shape)) in enumerate(zip(arch.layers, arch.shapes(), strict=True)):
         kind = _kind(layer)
         if kind is None:
             continue
