@@ -92,9 +92,7 @@ def random_crop_flip(padding: int = 4) -> RandomCropFlip:
     return RandomCropFlip(padding)
 
 
-def stratified_split(
-    labels: np.ndarray, fractions: Sequence[float], seed: int
-) -> list[np.ndarray]:
+def stratified_split(labels: np.ndarray, fractions: Sequence[float], seed: int) -> list[np.ndarray]:
     """Split sample indices into parts (the remainder first, then one per fraction).
 
     Per class, ``round(fraction * class size)`` samples go to each fractional part, drawn

@@ -1,0 +1,1 @@
+"""Built-in datasets (config group ``dataset``). Modules import torch lazily, in ``load``."""

@@ -1,0 +1,1 @@
+"""Built-in model builders (config group ``model``): framework-free layer specs."""

@@ -1,0 +1,62 @@
+"""A small CNN sized for 8x8 digits: trains in seconds on a CPU."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from dse.architecture import Architecture, Conv2d, Flatten, LayerSpec, Linear, MaxPool2d
+from dse.errors import require
+from dse.interfaces import ModelBuilder
+
+
+class SmallCNN(ModelBuilder):
+    """Small CNN (3x3 convs, one max pool, linear read-out) for 8x8 digits and tests.
+
+    Default for (1, 8, 8): conv16 - conv32 - maxpool - conv32 - flatten (512) - linear(10).
+    Convolutions are 3x3 with padding 1 so an 8x8 input keeps its size; a 2x2 max pool
+    follows each conv whose 1-based position is in ``pool_after``. ``hidden`` > 0 adds a
+    hidden linear layer of that width before the read-out.
+    """
+
+    def __init__(
+        self,
+        channels: Sequence[int] = (16, 32, 32),
+        hidden: int = 0,
+        pool_after: Sequence[int] = (2,),
+        batch_norm: bool = False,
+    ) -> None:
+        channels = tuple(int(c) for c in channels)
+        pool_after = tuple(int(p) for p in pool_after)
+        require(len(channels) >= 1, "model.channels", "must list at least one conv", channels)
+        require(all(c >= 1 for c in channels), "model.channels", "must all be >= 1", channels)
+        require(hidden >= 0, "model.hidden", "must be >= 0 (0: no hidden layer)", hidden)
+        require(
+            all(1 <= p <= len(channels) for p in pool_after),
+            "model.pool_after",
+            f"must hold conv positions 1..{len(channels)}",
+            pool_after,
+        )
+        self.channels = channels
+        self.hidden = int(hidden)
+        self.pool_after = pool_after
+        self.batch_norm = bool(batch_norm)
+
+    def build(self, input_shape: tuple[int, int, int], num_classes: int) -> Architecture:
+        side = min(input_shape[1:])
+        pools = len(set(self.pool_after))
+        require(
+            side >= 2**pools,
+            "model (small_cnn)",
+            f"needs inputs of at least {2**pools}x{2**pools} for {pools} max pooling(s)",
+            input_shape,
+        )
+        layers: list[LayerSpec] = []
+        for i, c in enumerate(self.channels, start=1):
+            layers.append(Conv2d(c, kernel=3, stride=1, padding=1, batch_norm=self.batch_norm))
+            if i in self.pool_after:
+                layers.append(MaxPool2d(2, 2))
+        layers.append(Flatten())
+        if self.hidden:
+            layers.append(Linear(self.hidden))
+        layers.append(Linear(num_classes))
+        return Architecture("small_cnn", tuple(input_shape), num_classes, tuple(layers))
