@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from dse.architecture import Architecture, Conv2d, Flatten, LayerSpec, Linear, MaxPool2d
 from dse.errors import require
 from dse.interfaces import ModelBuilder
@@ -20,9 +18,9 @@ class SmallCNN(ModelBuilder):
 
     def __init__(
         self,
-        channels: Sequence[int] = (16, 32, 32),
+        channels: tuple[int, ...] = (16, 32, 32),
         hidden: int = 0,
-        pool_after: Sequence[int] = (2,),
+        pool_after: tuple[int, ...] = (2,),
         batch_norm: bool = False,
     ) -> None:
         channels = tuple(int(c) for c in channels)

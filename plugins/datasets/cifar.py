@@ -1,0 +1,147 @@
+"""CIFAR-10 and CIFAR-100, read from the published python pickle batches (never downloaded).
+
+Layout (https://www.cs.toronto.edu/~kriz/cifar.html, "CIFAR-10 python version"): each
+batch is a pickled dict whose ``data`` is a uint8 array of shape (N, 3072), row-major
+32x32 images with the 1024 red, then green, then blue values; labels are under
+``labels`` (CIFAR-10) or ``fine_labels`` (CIFAR-100). The files were pickled by Python 2,
+so keys arrive as bytes.
+"""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+from typing import Any, ClassVar
+
+from dse.errors import DatasetError, require
+from dse.interfaces import Dataset, DataSplits
+
+
+class _Cifar(Dataset):
+    folder: ClassVar[str]
+    train_files: ClassVar[tuple[str, ...]]
+    test_files: ClassVar[tuple[str, ...]]
+    label_key: ClassVar[str]
+    num_classes: ClassVar[int]
+    name: ClassVar[str]
+
+    def __init__(
+        self,
+        root: str = "data",
+        val_fraction: float = 0.1,
+        split_seed: int = 0,
+        augment: bool = True,
+        limit: int | None = None,
+    ) -> None:
+        require(0 < val_fraction < 1, "dataset.val_fraction", "must be in (0, 1)", val_fraction)
+        require(
+            limit is None or limit >= self.num_classes,
+            "dataset.limit",
+            f"must be null or >= {self.num_classes} (one image per class)",
+            limit,
+        )
+        self.root = str(root)
+        self.val_fraction = float(val_fraction)
+        self.split_seed = int(split_seed)
+        self.augment = bool(augment)
+        self.limit = None if limit is None else int(limit)
+
+    def layout(self) -> str:
+        files = "\n".join(f"    {f}" for f in (*self.train_files, *self.test_files))
+        return f"  {self.folder}/\n{files}"
+
+    def directory(self) -> Path:
+        """The folder holding the batches: ``root/<folder>`` or ``root`` itself."""
+        root = Path(self.root).expanduser()
+        for candidate in (root / self.folder, root):
+            if (candidate / self.train_files[0]).is_file():
+                return candidate
+        return root / self.folder
+
+    def check(self) -> None:
+        """Raise DatasetError unless every batch file is present. Cheap: no file is read."""
+        folder = self.directory()
+        missing = [f for f in (*self.train_files, *self.test_files) if not (folder / f).is_file()]
+        if missing:
+            where = folder.resolve()
+            problem = f"lacks {', '.join(missing)}" if where.is_dir() else "does not exist"
+            raise DatasetError(
+                f"{self.name} not found: {where} {problem} "
+                f"(dataset.root = {Path(self.root).expanduser().resolve()}). Expected the "
+                f"python version of the dataset unpacked under root:\n{self.layout()}\n"
+                "Nothing is downloaded: fetch the archive yourself and unpack it there, "
+                "or set dataset.root=<folder>."
+            )
+
+    def load(self) -> DataSplits:
+        import numpy as np
+        import torch
+
+        from dse.data import random_crop_flip, stratified_split, subset
+        from dse.interfaces import Split
+
+        self.check()
+        folder = self.directory()
+        x_train, y_train = _read(folder, self.train_files, self.label_key)
+        x_test, y_test = _read(folder, self.test_files, self.label_key)
+        if self.limit is not None:
+            x_train, y_train = x_train[: self.limit], y_train[: self.limit]
+        train_idx, val_idx = stratified_split(y_train, (self.val_fraction,), self.split_seed)
+        full = Split(torch.from_numpy(x_train), torch.from_numpy(y_train))
+        return DataSplits(
+            train=subset(full, train_idx),
+            val=subset(full, val_idx),
+            test=Split(torch.from_numpy(x_test), torch.from_numpy(y_test.astype(np.int64))),
+            num_classes=self.num_classes,
+            input_shape=(3, 32, 32),
+            augment=random_crop_flip(4) if self.augment else None,
+        )
+
+
+def _read(folder: Path, files: tuple[str, ...], label_key: str) -> tuple[Any, Any]:
+    """uint8 images (N, 3, 32, 32) and int64 labels (N,) from pickle batches."""
+    import numpy as np
+
+    xs, ys = [], []
+    for name in files:
+        with open(folder / name, "rb") as f:
+            batch = pickle.load(f, encoding="bytes")
+        batch = {k.decode() if isinstance(k, bytes) else k: v for k, v in batch.items()}
+        for key in ("data", label_key):
+            if key not in batch:
+                raise DatasetError(
+                    f"{folder / name}: no '{key}' entry (found {sorted(batch)}); "
+                    "is this the python version of the dataset?"
+                )
+        data = np.asarray(batch["data"], dtype=np.uint8)
+        labels = np.asarray(batch[label_key], dtype=np.int64)
+        if data.ndim != 2 or data.shape[1] != 3072 or len(labels) != len(data):
+            raise DatasetError(
+                f"{folder / name}: expected data of shape (N, 3072) and N labels, got "
+                f"{data.shape} and {len(labels)}"
+            )
+        xs.append(data.reshape(-1, 3, 32, 32))
+        ys.append(labels)
+    return np.ascontiguousarray(np.concatenate(xs)), np.concatenate(ys)
+
+
+class Cifar10(_Cifar):
+    """CIFAR-10 (32x32 RGB, 10 classes) from the python pickle batches under ``root``."""
+
+    folder = "cifar-10-batches-py"
+    train_files = tuple(f"data_batch_{i}" for i in range(1, 6))
+    test_files = ("test_batch",)
+    label_key = "labels"
+    num_classes = 10
+    name = "CIFAR-10"
+
+
+class Cifar100(_Cifar):
+    """CIFAR-100 (32x32 RGB, 100 fine classes) from the python pickle files under ``root``."""
+
+    folder = "cifar-100-python"
+    train_files = ("train",)
+    test_files = ("test",)
+    label_key = "fine_labels"
+    num_classes = 100
+    name = "CIFAR-100"
