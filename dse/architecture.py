@@ -139,7 +139,9 @@ def static_workload(
     layers = []
     names = iter(arch.layer_names())
     n_layers = len(arch.layers)
-    for i, (layer, (in_shape, out_shape)) in enumerate(zip(arch.layers, arch.shapes(), strict=True)):
+    for i, (layer, (in_shape, out_shape)) in enumerate(
+        zip(arch.layers, arch.shapes(), strict=True)
+    ):
         kind = _kind(layer)
         if kind is None:
             continue

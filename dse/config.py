@@ -165,8 +165,11 @@ def schema_for(cls: type) -> type:
         if param.default is inspect.Parameter.empty:
             default: Any = dataclasses.field(default=MISSING)
         elif isinstance(param.default, (list, dict, tuple)):
-            default = dataclasses.field(default_factory=lambda v=param.default: list(v)
-                                        if isinstance(v, tuple) else v.copy())
+            default = dataclasses.field(
+                default_factory=lambda v=param.default: (
+                    list(v) if isinstance(v, tuple) else v.copy()
+                )
+            )
         else:
             default = dataclasses.field(default=param.default)
         fields.append((name, typ, default))
@@ -176,7 +179,9 @@ def schema_for(cls: type) -> type:
 def check_plugin_config(group: str, node: DictConfig) -> type:
     """Validate one plugin group's config against its class; return the class."""
     if node is None or "_target_" not in node:
-        raise PluginError(f"config group '{group}' has no _target_: every plugin YAML names its class")
+        raise PluginError(
+            f"config group '{group}' has no _target_: every plugin YAML names its class"
+        )
     cls = import_target(node._target_, group)
     check_interface(cls, group)
     schema = OmegaConf.structured(schema_for(cls))

@@ -160,9 +160,7 @@ class SpikeCoding(ABC):
         backward = straight-through gradient of the clipped identity."""
 
     @abstractmethod
-    def convert(
-        self, ann: TrainedNetwork, quantizer: WeightQuantizer, calibration: Split
-    ) -> Any:
+    def convert(self, ann: TrainedNetwork, quantizer: WeightQuantizer, calibration: Split) -> Any:
         """Build the SNN from a trained ANN: quantize weights post-training with
         ``quantizer`` and, when ``ann.conversion_aware`` is False, balance thresholds
         on ``calibration`` data. Returns a coding-specific SNN object."""

@@ -1,0 +1,161 @@
+"""The ``dse`` command: one design point, or a sweep of them with ``-m``.
+
+Besides Hydra's own flags, ``dse`` understands two of its own (they must come first):
+
+* ``dse --list-plugins [--config-dir DIR]``: the plugins of every group, one line each;
+* ``dse --clear-cache [overrides]``: delete the stage cache (``cache.dir``).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
+from omegaconf import DictConfig, OmegaConf
+
+from dse import report, tracking
+from dse.cache import StageCache
+from dse.config import check_top_level, register_schemas
+from dse.errors import DseError
+from dse.pipeline import DesignPoint, build_plugins
+from dse.plugins import (
+    CONF_DIR,
+    available_plugins,
+    format_plugin_list,
+    register_entry_point_plugins,
+)
+
+log = logging.getLogger("dse")
+
+
+def run_name(cfg: DictConfig, choices: dict[str, str]) -> str:
+    if cfg.tracking.run_name:
+        return str(cfg.tracking.run_name)
+    bits = cfg.quantizer.get("bits", "")
+    return (
+        f"{choices['coding']}-T{cfg.coding.get('time_window', '')}-{choices['quantizer']}{bits}b-"
+        f"{choices['training']}-{choices['hardware']}"
+    )
+
+
+def run_design_point(cfg: DictConfig) -> dict[str, Any]:
+    """The task function: validate, then data -> train -> convert -> simulate -> estimate
+    -> record. Returns the metrics (plain names: validation split) and the MLflow run id."""
+    hydra_cfg = HydraConfig.get()
+    multirun = hydra_cfg.mode == RunMode.MULTIRUN
+    choices = {g: str(hydra_cfg.runtime.choices.get(g)) for g in tracking.PLUGIN_GROUPS}
+    out_dir = Path(hydra_cfg.runtime.output_dir)
+
+    # Everything that can be wrong with the input is found here, before any work.
+    try:
+        check_top_level(cfg)
+        plugins = build_plugins(cfg)
+        check_dataset = getattr(plugins.dataset, "check", None)
+        if check_dataset is not None:
+            check_dataset()
+        client = tracking.connect(cfg.tracking.uri)
+        exp_id = tracking.experiment_id(client, cfg.tracking.experiment)
+    except DseError as err:
+        if multirun:
+            raise
+        raise SystemExit(f"error: {err}") from None
+
+    parent = tracking.read_parent_run_id(hydra_cfg.sweep.dir) if multirun else None
+    run_id = tracking.start_design_run(client, exp_id, cfg, choices, run_name(cfg, choices), parent)
+    try:
+        point = DesignPoint(cfg, plugins, StageCache(cfg.cache.dir, cfg.cache.enabled), choices)
+        result = point.run()
+        metrics = result.metrics
+        artifacts = _write_artifacts(cfg, result, out_dir, choices)
+        tracking.finish_design_run(
+            client,
+            run_id,
+            metrics,
+            {f"dse.cache.{stage}": use for stage, use in result.cache_use.items()},
+            artifacts,
+        )
+    except BaseException as err:
+        tracking.fail_design_run(client, run_id, err)
+        if isinstance(err, DseError) and not multirun:
+            raise SystemExit(f"error: {err}") from None
+        raise
+
+    where = f"MLflow run {run_id} in experiment '{cfg.tracking.experiment}' at {cfg.tracking.uri}"
+    if multirun:
+        log.info(
+            "#%s snn_accuracy %.2f %%  energy %.4g uJ  (%s)",
+            hydra_cfg.job.num,
+            metrics["snn_accuracy"],
+            metrics["energy_uj"],
+            ", ".join(hydra_cfg.overrides.task) or "defaults",
+        )
+    else:
+        print(report.summary(choices, metrics, result.cache_use, where))
+        print(f"  browse      mlflow ui --backend-store-uri {cfg.tracking.uri}")
+    return {**metrics, "mlflow_run_id": run_id}
+
+
+def _write_artifacts(cfg: DictConfig, result: Any, out_dir: Path, choices: dict) -> list[Path]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    config_path = out_dir / "config.yaml"
+    config = OmegaConf.to_container(cfg, resolve=True)
+    OmegaConf.save(OmegaConf.create(config), config_path)
+    hw = result.reports["val"]
+    workload_path = out_dir / "workload.json"
+    result.measurements["val"].workload.save(workload_path)
+    return [
+        config_path,
+        workload_path,
+        report.write_breakdown_csv(hw, out_dir / "hardware_breakdown.csv"),
+        report.plot_breakdown(hw, out_dir / "hardware_breakdown.png", choices["hardware"]),
+    ]
+
+
+@hydra.main(config_path="../conf", config_name="config", version_base="1.3")
+def _hydra_main(cfg: DictConfig) -> dict[str, Any]:
+    return run_design_point(cfg)
+
+
+def _extra_config_dirs(argv: list[str]) -> list[Path]:
+    dirs = []
+    for i, arg in enumerate(argv):
+        if arg in ("--config-dir", "-cd") and i + 1 < len(argv):
+            dirs.append(Path(argv[i + 1]))
+        elif arg.startswith("--config-dir="):
+            dirs.append(Path(arg.split("=", 1)[1]))
+    return dirs
+
+
+def _clear_cache(overrides: list[str]) -> int:
+    from hydra import compose, initialize_config_dir
+
+    with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
+        cfg = compose("config", overrides=overrides)
+    removed = StageCache(cfg.cache.dir).clear()
+    print(f"removed {removed} cache entries from {cfg.cache.dir}")
+    return 0
+
+
+def main() -> None:
+    """Console entry point ``dse``."""
+    argv = sys.argv[1:]
+    try:
+        register_schemas()
+        register_entry_point_plugins()
+        if argv[:1] == ["--list-plugins"]:
+            print(format_plugin_list(available_plugins(_extra_config_dirs(argv[1:]))))
+            return
+        if argv[:1] == ["--clear-cache"]:
+            sys.exit(_clear_cache(argv[1:]))
+    except DseError as err:
+        sys.exit(f"error: {err}")
+    _hydra_main()
+
+
+if __name__ == "__main__":
+    main()

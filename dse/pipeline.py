@@ -1,0 +1,283 @@
+"""One design point: data -> train -> convert -> simulate -> estimate.
+
+Stages 2-4 (train, convert + simulate) depend on a subset of the configuration only, so
+each is keyed in the :class:`~dse.cache.StageCache` by a hash of exactly that subset:
+
+* training: dataset, model, training, seed, plus the groups the training method lists
+  in ``depends_on`` (CAT: quantizer and coding; standard training: none);
+* simulation: the training key plus quantizer and coding.
+
+Hardware parameters reach neither, so changing them only re-prices the cached workload.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from dse import cache as cache_mod
+from dse.architecture import Architecture, static_workload
+from dse.config import check_plugin_config
+from dse.errors import ConfigError, DseError, PluginError
+from dse.interfaces import (
+    PLUGIN_KINDS,
+    Dataset,
+    HardwareModel,
+    HardwareReport,
+    ModelBuilder,
+    SimulationResult,
+    SpikeCoding,
+    Split,
+    TrainedNetwork,
+    TrainingMethod,
+    WeightQuantizer,
+)
+from dse.workload import Workload
+
+log = logging.getLogger(__name__)
+
+SPLITS = ("val", "test")  # val is the search objective, test is reported
+
+
+@dataclass
+class Plugins:
+    dataset: Dataset
+    model: ModelBuilder
+    training: TrainingMethod
+    quantizer: WeightQuantizer
+    coding: SpikeCoding
+    hardware: HardwareModel
+
+
+def build_plugins(cfg: DictConfig) -> Plugins:
+    """Check every plugin group against its class and instantiate it (cheap, no data)."""
+    built: dict[str, Any] = {}
+    for group in PLUGIN_KINDS:
+        check_plugin_config(group, cfg[group])
+        try:
+            built[group] = instantiate(cfg[group], _convert_="all")
+        except DseError:
+            raise
+        except Exception as err:  # hydra wraps constructor errors; surface the cause
+            cause = err.__cause__ or err
+            if isinstance(cause, DseError):
+                raise cause from None
+            raise ConfigError(f"{group}: {cause}") from None
+    return Plugins(**built)
+
+
+@dataclass
+class Measurement:
+    """What simulating one split measured: cacheable as JSON."""
+
+    ann_accuracy: float
+    snn_accuracy: float
+    workload: Workload
+
+    def to_dict(self) -> dict:
+        return {
+            "ann_accuracy": self.ann_accuracy,
+            "snn_accuracy": self.snn_accuracy,
+            "workload": self.workload.to_dict(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Measurement:
+        return cls(data["ann_accuracy"], data["snn_accuracy"], Workload.from_dict(data["workload"]))
+
+
+@dataclass
+class DesignPointResult:
+    measurements: dict[str, Measurement]  # per split
+    reports: dict[str, HardwareReport]  # per split
+    cache_use: dict[str, str]  # stage -> "hit" | "miss" | "off"
+    training_info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def metrics(self) -> dict[str, float]:
+        """All metrics; plain names are the validation split (the search objective)."""
+        out: dict[str, float] = {}
+        for split in SPLITS:
+            m, r = self.measurements[split], self.reports[split]
+            values = {
+                "ann_accuracy": m.ann_accuracy,
+                "snn_accuracy": m.snn_accuracy,
+                "conversion_loss": m.ann_accuracy - m.snn_accuracy,
+                "energy_uj": r.energy_uj,
+                "latency_ms": r.latency_ms,
+                "spikes_per_inference": m.workload.total_spikes,
+                "synops_per_inference": m.workload.total_synops,
+                "pj_per_synop": r.pj_per_synop,
+                "pe_utilization": r.pe_utilization,
+                "cycles": float(r.cycles),
+            }
+            for name, value in values.items():
+                out[f"{split}_{name}"] = float(value)
+        for key in list(out):
+            if key.startswith("val_"):
+                out[key[4:]] = out[key]
+        out["area_mm2"] = float(self.reports["val"].area_mm2)
+        return out
+
+
+def _container(node: Any) -> Any:
+    return OmegaConf.to_container(node, resolve=True) if isinstance(node, DictConfig) else node
+
+
+class DesignPoint:
+    """Runs the stages of one configuration, reusing cached stage results."""
+
+    def __init__(
+        self,
+        cfg: DictConfig,
+        plugins: Plugins,
+        cache: cache_mod.StageCache,
+        choices: dict[str, str] | None = None,
+    ) -> None:
+        self.cfg = cfg
+        self.plugins = plugins
+        self.cache = cache
+        # config names of the chosen plugins (e.g. coding -> "ttfs_log"), for the workload
+        self.choices = choices or {}
+
+    # ----------------------------------------------------------------- cache keys
+    def training_key(self) -> str:
+        groups = ("dataset", "model", "training", *self.plugins.training.depends_on)
+        return cache_mod.stable_hash(
+            {
+                "seed": self.cfg.seed,
+                "config": {g: _container(self.cfg[g]) for g in groups},
+                "code": {g: cache_mod.code_fingerprint(getattr(self.plugins, g)) for g in groups},
+                "core": cache_mod.code_fingerprint(self.plugins),  # the dse package itself
+            }
+        )
+
+    def simulation_key(self) -> str:
+        groups = ("quantizer", "coding")
+        return cache_mod.stable_hash(
+            {
+                "training": self.training_key(),
+                "config": {g: _container(self.cfg[g]) for g in groups},
+                "code": {g: cache_mod.code_fingerprint(getattr(self.plugins, g)) for g in groups},
+                "coding_name": self.choices.get("coding", ""),
+            }
+        )
+
+    # ----------------------------------------------------------------- stages
+    def run(self) -> DesignPointResult:
+        cache_use = {}
+        sim_key = self.simulation_key()
+        cached = self.cache.get("simulation", sim_key)
+        training_info: dict[str, Any] = {}
+        if cached is not None:
+            log.info("simulation: cache hit (%s): reusing accuracy and activity", sim_key[:12])
+            payload = json.loads(cached)
+            measurements = {s: Measurement.from_dict(payload["splits"][s]) for s in SPLITS}
+            training_info = payload.get("training_info", {})
+            cache_use.update(training="hit", simulation="hit")
+        else:
+            cache_use["simulation"] = "miss" if self.cache.enabled else "off"
+            measurements, training_info, cache_use["training"] = self._measure()
+            self.cache.put(
+                "simulation",
+                sim_key,
+                json.dumps(
+                    {
+                        "splits": {s: m.to_dict() for s, m in measurements.items()},
+                        "training_info": training_info,
+                    }
+                ).encode(),
+            )
+        reports = {s: self.plugins.hardware.estimate(m.workload) for s, m in measurements.items()}
+        return DesignPointResult(measurements, reports, cache_use, training_info)
+
+    def prepare(self) -> tuple[Any, Architecture]:
+        """Load the data and describe the network; refuse what the coding cannot run."""
+        data = self.plugins.dataset.load()
+        arch = self.plugins.model.build(data.input_shape, data.num_classes)
+        self.plugins.coding.check_architecture(arch)
+        return data, arch
+
+    def _measure(self) -> tuple[dict[str, Measurement], dict[str, Any], str]:
+        data, arch = self.prepare()
+        ann, train_use = self._trained(data, arch)
+        log.info("convert: building the SNN (%s)", type(self.plugins.coding).__name__)
+        snn = self.plugins.coding.convert(ann, self.plugins.quantizer, data.train)
+        measurements = {}
+        for split_name in SPLITS:
+            split: Split = getattr(data, split_name)
+            log.info("simulate: %d %s samples at spike level", len(split), split_name)
+            sim = self.plugins.coding.simulate(snn, split)
+            measurements[split_name] = Measurement(
+                ann_accuracy=evaluate_ann(ann, split),
+                snn_accuracy=float(sim.accuracy),
+                workload=self._workload(arch, sim),
+            )
+        return measurements, dict(ann.info), train_use
+
+    def _trained(self, data: Any, arch: Architecture) -> tuple[TrainedNetwork, str]:
+        import torch
+
+        key = self.training_key()
+        cached = self.cache.get("training", key)
+        if cached is not None:
+            log.info("train: cache hit (%s): reusing the trained network", key[:12])
+            return torch.load(io.BytesIO(cached), weights_only=False), "hit"
+        ann = self.plugins.training.fit(
+            arch, data, self.plugins.quantizer, self.plugins.coding, seed=int(self.cfg.seed)
+        )
+        buffer = io.BytesIO()
+        torch.save(ann, buffer)
+        self.cache.put("training", key, buffer.getvalue())
+        return ann, "miss" if self.cache.enabled else "off"
+
+    def _workload(self, arch: Architecture, sim: SimulationResult) -> Workload:
+        coding, quantizer = self.plugins.coding, self.plugins.quantizer
+        static = static_workload(
+            arch,
+            weight_bits=quantizer.storage_bits,
+            weight_format=quantizer.format,
+            coding=self.choices.get("coding", type(coding).__name__),
+            time_window=int(coding.time_window),
+            accumulator_bits=int(coding.accumulator_bits),
+        )
+        if len(sim.activity) != len(static.layers):
+            raise PluginError(
+                f"{type(coding).__name__}.simulate returned activity for {len(sim.activity)} "
+                f"layers; the workload has {len(static.layers)} ({', '.join(arch.layer_names())})"
+            )
+        layers = tuple(
+            dataclasses.replace(
+                layer,
+                input_spikes=float(a.input_spikes),
+                output_spikes=float(a.output_spikes),
+                synops=float(a.synops),
+                time_steps=float(a.time_steps),
+            )
+            for layer, a in zip(static.layers, sim.activity, strict=True)
+        )
+        return dataclasses.replace(static, layers=layers)
+
+
+def evaluate_ann(ann: TrainedNetwork, split: Split, batch_size: int = 512) -> float:
+    """Top-1 accuracy (%) of the trained ANN itself on ``split``."""
+    import torch
+
+    from dse.data import batches
+
+    module = ann.module
+    was_training = module.training
+    module.eval()
+    correct = 0
+    with torch.no_grad():
+        for x, y in batches(split, batch_size):
+            correct += int((module(x).argmax(dim=1) == y).sum())
+    module.train(was_training)
+    return 100.0 * correct / max(len(split), 1)
