@@ -1,0 +1,619 @@
+"""Pareto fronts of a sweep: dominance, hypervolume, and their record on the sweep's MLflow run.
+
+The pure functions (:func:`pareto_mask`, :func:`hypervolume`, :func:`default_reference`) work
+on an ``(n, m)`` array of objective values with one direction per column. Internally every
+column is turned into a minimisation (maximised columns are negated), so "a dominates b"
+means ``a <= b`` everywhere and ``a < b`` somewhere.
+
+:func:`record_sweep_front` reads the child runs of a sweep's parent run in MLflow, tags each
+with its Pareto membership and logs the front (plot, table, hypervolume history) on the
+parent. mlflow and matplotlib are imported inside the functions that need them so the
+module stays cheap to import.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import operator
+import re
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+
+from dse.errors import ConfigError, require
+
+if TYPE_CHECKING:
+    import mlflow
+
+Direction = Literal["maximize", "minimize"]
+DIRECTIONS = ("maximize", "minimize")
+
+# Tags and names shared with the sweeper and the tracking callback.
+TAG_PARETO = "dse.pareto_optimal"
+TAG_FEASIBLE = "dse.feasible"
+TAG_TRIAL = "optuna_trial"  # set through ``+tracking.tags.optuna_trial=N`` by the sweeper
+REFERENCE_PARAM = "hypervolume_reference."
+
+# Axis labels with units for the metrics a design point returns (dse.cli's result keys).
+_LABELS = {
+    "snn_accuracy": "SNN accuracy (%)",
+    "ann_accuracy": "ANN accuracy (%)",
+    "conversion_loss": "conversion loss (percentage points)",
+    "energy_uj": "energy per inference (uJ)",
+    "latency_ms": "latency per inference (ms)",
+    "area_mm2": "area (mm²)",
+    "spikes_per_inference": "spikes per inference",
+    "synops_per_inference": "synaptic operations per inference",
+}
+
+
+def metric_label(metric: str) -> str:
+    """Axis label with units for a metric name (``val_``/``test_`` prefixes are named)."""
+    for prefix, split in (("val_", "validation "), ("test_", "test ")):
+        if metric.startswith(prefix) and metric[len(prefix) :] in _LABELS:
+            return split + _LABELS[metric[len(prefix) :]]
+    return _LABELS.get(metric, metric)
+
+
+@dataclass(frozen=True)
+class Objective:
+    """One metric of the search and whether it is maximised or minimised."""
+
+    metric: str
+    direction: Direction
+
+    def __post_init__(self) -> None:
+        require(bool(self.metric), "search.objectives[].metric", "must be a metric name", "")
+        require(
+            self.direction in DIRECTIONS,
+            "search.objectives[].direction",
+            "must be 'maximize' or 'minimize'",
+            self.direction,
+        )
+
+    @classmethod
+    def from_config(cls, node: Mapping[str, Any]) -> Objective:
+        """Build from a ``{metric: ..., direction: ...}`` mapping (one ``search.objectives`` item)."""
+        require(
+            isinstance(node, Mapping) and "metric" in node,
+            "search.objectives[]",
+            "must be a mapping {metric: NAME, direction: maximize|minimize}",
+            node,
+        )
+        return cls(str(node["metric"]), str(node.get("direction", "minimize")))  # type: ignore[arg-type]
+
+
+_OPS = {"<=": operator.le, "<": operator.lt, ">=": operator.ge, ">": operator.gt}
+_CONSTRAINT_RE = re.compile(r"^\s*([A-Za-z_][\w.\-/]*)\s*(<=|>=|<|>)\s*(\S+)\s*$")
+
+
+@dataclass(frozen=True)
+class Constraint:
+    """A bound on one metric, e.g. ``area_mm2 <= 2``; a design point violating it is infeasible."""
+
+    metric: str
+    op: Literal["<=", "<", ">=", ">"]
+    bound: float
+
+    @classmethod
+    def parse(cls, text: str) -> Constraint:
+        """Parse ``"<metric> <op> <number>"`` with op one of ``<=, <, >=, >``."""
+        match = _CONSTRAINT_RE.match(str(text))
+        require(
+            match is not None,
+            "search.constraints[]",
+            "must read '<metric> <op> <number>' with op one of <=, <, >=, >",
+            text,
+        )
+        assert match is not None
+        metric, op, raw = match.groups()
+        try:
+            bound = float(raw)
+        except ValueError:
+            raise ConfigError(
+                f"search.constraints[] bound must be a number (got {raw!r} in {text!r})"
+            ) from None
+        require(math.isfinite(bound), "search.constraints[]", "bound must be finite", text)
+        return cls(metric, op, bound)  # type: ignore[arg-type]
+
+    def __str__(self) -> str:
+        return f"{self.metric} {self.op} {self.bound:g}"
+
+    def satisfied(self, metrics: Mapping[str, float]) -> bool:
+        return self.violation(metrics) <= 0.0
+
+    def violation(self, metrics: Mapping[str, float]) -> float:
+        """Optuna's convention: <= 0 when satisfied, else how far the metric is past the bound.
+
+        A strict bound met with equality returns the smallest positive float (infeasible).
+        Raises ConfigError when the metric is missing, so a misspelt constraint is not
+        silently "always violated".
+        """
+        if self.metric not in metrics:
+            raise ConfigError(
+                f"search.constraints: metric {self.metric!r} is not among the design point's "
+                f"metrics ({', '.join(sorted(metrics))})"
+            )
+        value = float(metrics[self.metric])
+        if math.isnan(value):
+            return math.inf
+        excess = value - self.bound if self.op in ("<=", "<") else self.bound - value
+        if excess == 0.0 and self.op in ("<", ">"):
+            return math.ulp(0.0)
+        return excess
+
+
+def _as_minimization(values: np.ndarray, directions: Sequence[str]) -> np.ndarray:
+    for d in directions:
+        require(d in DIRECTIONS, "directions", "must be 'maximize' or 'minimize'", d)
+    values = np.asarray(values, dtype=float)
+    require(
+        values.size % max(len(directions), 1) == 0
+        and (values.ndim <= 1 or values.shape[-1] == len(directions)),
+        "values",
+        f"must have one column per direction ({len(directions)})",
+        values.shape,
+    )
+    values = values.reshape(-1, len(directions))
+    signs = np.array([-1.0 if d == "maximize" else 1.0 for d in directions])
+    return values * signs
+
+
+def pareto_mask(
+    values: np.ndarray, directions: Sequence[str], feasible: np.ndarray | None = None
+) -> np.ndarray:
+    """Boolean mask of the non-dominated rows among the feasible ones.
+
+    ``values`` is ``(n, m)``; rows with a NaN and infeasible rows are never on the front and
+    never dominate. Equal rows do not dominate each other, so duplicates are both kept.
+    """
+    v = _as_minimization(values, directions)
+    n = v.shape[0]
+    candidate = np.ones(n, dtype=bool) if feasible is None else np.asarray(feasible, dtype=bool)
+    if n:
+        candidate &= ~np.isnan(v).any(axis=1)
+    mask = np.zeros(n, dtype=bool)
+    idx = np.flatnonzero(candidate)
+    if idx.size == 0:
+        return mask
+    c = v[idx]
+    # dominated[i] is True when some row j <= row i everywhere and < somewhere.
+    le = (c[:, None, :] <= c[None, :, :]).all(axis=2)  # le[j, i]: j <= i everywhere
+    lt = (c[:, None, :] < c[None, :, :]).any(axis=2)
+    dominated = (le & lt).any(axis=0)
+    mask[idx[~dominated]] = True
+    return mask
+
+
+def _hv_min(points: np.ndarray, ref: np.ndarray) -> float:
+    """Exact hypervolume of minimisation points strictly better than ``ref`` (all dims)."""
+    if points.shape[0] == 0:
+        return 0.0
+    m = points.shape[1]
+    if m == 1:
+        return float(ref[0] - points[:, 0].min())
+    if m == 2:
+        order = np.lexsort((points[:, 1], points[:, 0]))  # by f1, then f2
+        volume, best_f2 = 0.0, ref[1]
+        for x, y in points[order]:
+            if y < best_f2:
+                volume += (ref[0] - x) * (best_f2 - y)
+                best_f2 = y
+        return float(volume)
+    # Slicing along the last objective (HSO): between consecutive last-coordinate values
+    # the dominated region's cross-section is the (m-1)-d hypervolume of the points below.
+    points = points[pareto_mask(points, ["minimize"] * m)]
+    order = np.argsort(points[:, -1], kind="stable")
+    points = points[order]
+    volume = 0.0
+    for i in range(points.shape[0]):
+        upper = points[i + 1, -1] if i + 1 < points.shape[0] else ref[-1]
+        height = upper - points[i, -1]
+        if height > 0:
+            volume += height * _hv_min(points[: i + 1, :-1], ref[:-1])
+    return float(volume)
+
+
+def hypervolume(points: np.ndarray, directions: Sequence[str], reference: Sequence[float]) -> float:
+    """Exact volume of objective space dominated by ``points`` and bounded by ``reference``.
+
+    Points that are not strictly better than the reference in every objective add nothing.
+    Two objectives: one sweep, O(n log n). Three or more: slicing along the last objective
+    (exact; O(n^(m-1) log n), ample for sweeps of hundreds of trials).
+    """
+    ref = _as_minimization(np.asarray(reference, dtype=float)[None, :], directions)[0]
+    v = _as_minimization(points, directions)
+    if v.size == 0:
+        return 0.0
+    v = v[~np.isnan(v).any(axis=1)]
+    v = v[(v < ref).all(axis=1)]
+    return _hv_min(v, ref)
+
+
+def default_reference(
+    values: np.ndarray, directions: Sequence[str], margin: float = 0.1
+) -> np.ndarray:
+    """Reference point: the worst value seen per objective, pushed outward by ``margin``.
+
+    Per column: worst = min for maximised, max for minimised objectives; the push is
+    ``margin`` x the column's range, or ``margin`` x |worst| when all values are equal, or
+    ``margin`` when that is zero too. Every given point then adds volume, the worst ones a
+    thin slab. Returned in the objectives' own units and directions.
+    """
+    v = _as_minimization(values, directions)
+    v = v[~np.isnan(v).any(axis=1)]
+    require(v.shape[0] > 0, "values", "need at least one point without NaN", values)
+    worst, best = v.max(axis=0), v.min(axis=0)
+    span = worst - best
+    push = np.where(span > 0, span, np.where(worst != 0, np.abs(worst), 1.0)) * margin
+    ref = worst + push
+    signs = np.array([-1.0 if d == "maximize" else 1.0 for d in directions])
+    return ref * signs
+
+
+@dataclass
+class TrialPoint:
+    """One finished design point (a child run) as the front sees it."""
+
+    run_id: str
+    name: str  # "trial N" when tagged by the sweeper, else the run name
+    trial: int | None  # Optuna trial number from the run's ``optuna_trial`` tag
+    params: dict[str, str]
+    metrics: dict[str, float]
+    feasible: bool
+    pareto: bool = False
+
+
+@dataclass
+class FrontSummary:
+    """The state of a sweep's front after :func:`record_sweep_front`."""
+
+    objectives: list[Objective]
+    constraints: list[Constraint]
+    points: list[TrialPoint]
+    varying_params: list[str]
+    reference: dict[str, float] | None
+    hypervolume: float
+    n_children: int  # all child runs, any state
+    failed: int  # child runs in state FAILED
+
+    @property
+    def front(self) -> list[TrialPoint]:
+        first = self.objectives[0]
+        sign = -1.0 if first.direction == "maximize" else 1.0
+        return sorted(
+            (p for p in self.points if p.pareto), key=lambda p: sign * p.metrics[first.metric]
+        )
+
+    @property
+    def n_finished(self) -> int:
+        return len(self.points)
+
+    @property
+    def n_feasible(self) -> int:
+        return sum(p.feasible for p in self.points)
+
+    def best(self) -> dict[str, TrialPoint]:
+        """The best feasible trial per objective."""
+        out: dict[str, TrialPoint] = {}
+        for o in self.objectives:
+            feasible = [p for p in self.points if p.feasible]
+            if feasible:
+                pick = max if o.direction == "maximize" else min
+                out[o.metric] = pick(feasible, key=lambda p, k=o.metric: p.metrics[k])
+        return out
+
+    def table(self) -> str:
+        """Fixed-width table of the front: trial, varying parameters, objective values."""
+        header = ["trial", *self.varying_params, *(o.metric for o in self.objectives)]
+        rows = [
+            [
+                p.name,
+                *(p.params.get(k, "") for k in self.varying_params),
+                *(f"{p.metrics[o.metric]:.4g}" for o in self.objectives),
+            ]
+            for p in self.front
+        ]
+        widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+        fmt = "  ".join(f"{{:<{w}}}" for w in widths)
+        lines = [
+            f"Pareto front: {len(rows)} of {self.n_finished} finished design points "
+            f"({self.n_feasible} feasible, {self.failed} failed); "
+            f"hypervolume {self.hypervolume:.6g}",
+            fmt.format(*header),
+            fmt.format(*("-" * w for w in widths)),
+        ]
+        lines += [fmt.format(*r) for r in rows]
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        def point(p: TrialPoint) -> dict[str, Any]:
+            return {
+                "run_id": p.run_id,
+                "trial": p.name,
+                "params": {k: p.params.get(k) for k in self.varying_params},
+                "metrics": {o.metric: p.metrics[o.metric] for o in self.objectives},
+                "feasible": p.feasible,
+            }
+
+        return {
+            "objectives": [{"metric": o.metric, "direction": o.direction} for o in self.objectives],
+            "constraints": [str(c) for c in self.constraints],
+            "finished": self.n_finished,
+            "feasible": self.n_feasible,
+            "failed": self.failed,
+            "hypervolume": self.hypervolume,
+            "hypervolume_reference": self.reference,
+            "best": {k: point(p) for k, p in self.best().items()},
+            "front": [point(p) for p in self.front],
+        }
+
+    def markdown(self) -> str:
+        obj = ", ".join(f"{o.direction} `{o.metric}`" for o in self.objectives)
+        lines = [
+            "# Pareto front",
+            "",
+            f"Objectives: {obj}. Constraints: "
+            + (", ".join(f"`{c}`" for c in self.constraints) or "none")
+            + ".",
+            f"Finished design points: {self.n_finished} ({self.n_feasible} feasible); "
+            f"failed: {self.failed}. Hypervolume: {self.hypervolume:.6g} "
+            f"(reference {self.reference}).",
+            "",
+            "## Best per objective",
+            "",
+        ]
+        for metric, p in self.best().items():
+            lines.append(f"- `{metric}`: {p.metrics[metric]:.6g} ({p.name}, run `{p.run_id}`)")
+        header = ["trial", *self.varying_params, *(o.metric for o in self.objectives), "run"]
+        lines += ["", "## Front", "", "| " + " | ".join(header) + " |"]
+        lines.append("|" + "---|" * len(header))
+        for p in self.front:
+            cells = [
+                p.name,
+                *(p.params.get(k, "") for k in self.varying_params),
+                *(f"{p.metrics[o.metric]:.6g}" for o in self.objectives),
+                f"`{p.run_id}`",
+            ]
+            lines.append("| " + " | ".join(cells) + " |")
+        return "\n".join(lines) + "\n"
+
+
+def _child_runs(client: mlflow.MlflowClient, parent_run_id: str) -> list:
+    parent = client.get_run(parent_run_id)
+    runs, token = [], None
+    while True:
+        page = client.search_runs(
+            [parent.info.experiment_id],
+            filter_string=f"tags.mlflow.parentRunId = '{parent_run_id}'",
+            max_results=1000,
+            page_token=token,
+        )
+        runs.extend(page)
+        token = page.token
+        if not token:
+            return runs
+
+
+def _varying(points: list[TrialPoint]) -> list[str]:
+    keys = sorted({k for p in points for k in p.params})
+    return [k for k in keys if len({p.params.get(k) for p in points}) > 1]
+
+
+def _staircase(front: np.ndarray, directions: Sequence[str]) -> np.ndarray:
+    """Corner points of the boundary of the region a 2-objective front dominates."""
+    v = _as_minimization(front, directions)
+    v = v[np.lexsort((v[:, 1], v[:, 0]))]
+    path = [v[0]]
+    for prev, cur in zip(v[:-1], v[1:], strict=True):
+        path += [np.array([cur[0], prev[1]]), cur]
+    return _as_minimization(np.array(path), directions)  # negation is its own inverse
+
+
+def plot_front(summary: FrontSummary, path_stem: Path) -> list[Path]:
+    """Draw all trials, infeasible ones marked, the front highlighted; save PNG and SVG."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    objectives = summary.objectives
+    fig, ax = plt.subplots(figsize=(6.4, 4.8), dpi=120)
+    pts = summary.points
+    if len(objectives) >= 2:
+        x_o, y_o = objectives[0], objectives[1]
+
+        def xy(sel: list[TrialPoint]) -> tuple[list[float], list[float]]:
+            return [p.metrics[x_o.metric] for p in sel], [p.metrics[y_o.metric] for p in sel]
+
+        feas = [p for p in pts if p.feasible and not p.pareto]
+        infeas = [p for p in pts if not p.feasible]
+        front = summary.front
+        ax.scatter(*xy(feas), s=22, c="#9aa5b1", label="feasible design point")
+        if infeas:
+            ax.scatter(*xy(infeas), s=30, c="#d62728", marker="x", label="violates a constraint")
+        if front:
+            arr = np.array([[p.metrics[x_o.metric], p.metrics[y_o.metric]] for p in front])
+            stairs = _staircase(arr, [x_o.direction, y_o.direction])
+            ax.plot(stairs[:, 0], stairs[:, 1], c="#1f77b4", lw=1.4, zorder=2)
+            ax.scatter(arr[:, 0], arr[:, 1], s=46, c="#1f77b4", zorder=3, label="Pareto front")
+        ax.set_xlabel(f"{metric_label(x_o.metric)} ({x_o.direction})")
+        ax.set_ylabel(f"{metric_label(y_o.metric)} ({y_o.direction})")
+        extra = f"; objectives 3+ not shown: {len(objectives) - 2}" if len(objectives) > 2 else ""
+        ax.set_title(f"Pareto front: {len(front)} of {len(pts)} design points{extra}", fontsize=10)
+    else:
+        o = objectives[0]
+        ys = [p.metrics[o.metric] for p in pts]
+        colors = ["#1f77b4" if p.pareto else "#9aa5b1" if p.feasible else "#d62728" for p in pts]
+        ax.scatter(range(len(pts)), ys, c=colors, s=26)
+        ax.set_xlabel("finished design point (order of completion)")
+        ax.set_ylabel(f"{metric_label(o.metric)} ({o.direction})")
+        ax.set_title("Best design point in blue; red violates a constraint", fontsize=10)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    out = [path_stem.with_suffix(".png"), path_stem.with_suffix(".svg")]
+    for p in out:
+        fig.savefig(p)
+    plt.close(fig)
+    return out
+
+
+def _write_csv(summary: FrontSummary, path: Path) -> None:
+    import csv
+
+    metric_keys = sorted({k for p in summary.front for k in p.metrics})
+    with path.open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["run_id", "trial", *summary.varying_params, *metric_keys])
+        for p in summary.front:
+            w.writerow(
+                [
+                    p.run_id,
+                    p.name,
+                    *(p.params.get(k, "") for k in summary.varying_params),
+                    *(repr(p.metrics[k]) if k in p.metrics else "" for k in metric_keys),
+                ]
+            )
+
+
+def record_sweep_front(
+    client: mlflow.MlflowClient,
+    parent_run_id: str,
+    objectives: Sequence[Objective],
+    constraints: Sequence[Constraint] = (),
+    reference: Mapping[str, float] | None = None,
+) -> FrontSummary:
+    """Compute the front of a sweep's child runs and record it in MLflow.
+
+    Children are the runs tagged ``mlflow.parentRunId = parent_run_id``; those FINISHED
+    with every objective metric count. A child is feasible when it satisfies every
+    constraint (a missing constraint metric makes it infeasible). Each counted child gets
+    tags ``dse.feasible`` and ``dse.pareto_optimal`` ("true"/"false", rewritten only when
+    they change; infeasible children are never "true").
+
+    On the parent: ``pareto_front.png/.svg/.csv``, ``pareto_summary.json/.md``, metric
+    ``pareto_size`` and metric ``hypervolume`` at step = number of counted children.
+
+    Hypervolume reference rule: the first call that sees a counted child fixes the
+    reference point, either ``reference`` (metric -> value) or :func:`default_reference`
+    of the children counted then, and stores it as parent params
+    ``hypervolume_reference.<metric>``. Later calls read it back from those params
+    (``reference`` is then ignored), so every value of the history uses the same point;
+    as children are only ever added, the logged hypervolume never decreases. Points worse
+    than the reference in some objective add nothing.
+    """
+    objectives = list(objectives)
+    constraints = list(constraints)
+    require(len(objectives) >= 1, "search.objectives", "must name at least one metric", [])
+    metrics_needed = [o.metric for o in objectives]
+    directions = [o.direction for o in objectives]
+
+    runs = _child_runs(client, parent_run_id)
+    points: list[TrialPoint] = []
+    failed = 0
+    for run in runs:
+        if run.info.status == "FAILED":
+            failed += 1
+        m = run.data.metrics
+        if run.info.status != "FINISHED" or any(k not in m for k in metrics_needed):
+            continue
+        try:
+            feasible = all(c.satisfied(m) for c in constraints)
+        except ConfigError:
+            feasible = False
+        tag = run.data.tags.get(TAG_TRIAL, "")
+        trial = int(tag) if tag.isdigit() else None
+        name = f"trial {trial}" if trial is not None else (run.info.run_name or run.info.run_id)
+        point = TrialPoint(run.info.run_id, name, trial, dict(run.data.params), dict(m), feasible)
+        points.append(point)
+    points.sort(key=lambda p: (p.trial is None, p.trial or 0, p.name))
+
+    values = np.array([[p.metrics[k] for k in metrics_needed] for p in points], dtype=float)
+    values = values.reshape(len(points), len(metrics_needed))  # (0, m) when none finished
+    feasible = np.array([p.feasible for p in points], dtype=bool)
+    mask = pareto_mask(values, directions, feasible)
+    for p, on in zip(points, mask, strict=True):
+        p.pareto = bool(on)
+
+    # Tags: only write what changed (each write is a round trip to the tracking store).
+    tags_by_run = {r.info.run_id: r.data.tags for r in runs}
+    for p in points:
+        old = tags_by_run[p.run_id]
+        for key, val in ((TAG_FEASIBLE, p.feasible), (TAG_PARETO, p.pareto)):
+            text = "true" if val else "false"
+            if old.get(key) != text:
+                client.set_tag(p.run_id, key, text)
+
+    parent = client.get_run(parent_run_id)
+    stored = {
+        k[len(REFERENCE_PARAM) :]: float(v)
+        for k, v in parent.data.params.items()
+        if k.startswith(REFERENCE_PARAM)
+    }
+    ref: dict[str, float] | None = None
+    if all(k in stored for k in metrics_needed):
+        ref = {k: stored[k] for k in metrics_needed}
+    elif points:
+        if reference is not None:
+            ref = {k: float(reference[k]) for k in metrics_needed}
+        else:
+            ref = dict(
+                zip(metrics_needed, default_reference(values, directions).tolist(), strict=True)
+            )
+        for k, v in ref.items():
+            if k not in stored:
+                client.log_param(parent_run_id, REFERENCE_PARAM + k, repr(v))
+    hv = 0.0
+    if ref is not None and mask.any():
+        hv = hypervolume(values[mask], directions, [ref[k] for k in metrics_needed])
+
+    summary = FrontSummary(
+        objectives=objectives,
+        constraints=constraints,
+        points=points,
+        varying_params=_varying(points),
+        reference=ref,
+        hypervolume=hv,
+        n_children=len(runs),
+        failed=failed,
+    )
+
+    step = len(points)
+    history = client.get_metric_history(parent_run_id, "hypervolume")
+    if not history or max(h.step for h in history) < step:
+        client.log_metric(parent_run_id, "hypervolume", hv, step=step)
+        client.log_metric(parent_run_id, "pareto_size", float(mask.sum()), step=step)
+
+    with tempfile.TemporaryDirectory(prefix="dse-pareto-") as tmp:
+        d = Path(tmp)
+        files = []
+        if points:
+            files += plot_front(summary, d / "pareto_front")
+        _write_csv(summary, d / "pareto_front.csv")
+        (d / "pareto_summary.json").write_text(json.dumps(summary.to_dict(), indent=2))
+        (d / "pareto_summary.md").write_text(summary.markdown())
+        files += [d / "pareto_front.csv", d / "pareto_summary.json", d / "pareto_summary.md"]
+        for f in files:
+            client.log_artifact(parent_run_id, str(f))
+    return summary
+
+
+__all__ = [
+    "Constraint",
+    "FrontSummary",
+    "Objective",
+    "TrialPoint",
+    "default_reference",
+    "hypervolume",
+    "metric_label",
+    "pareto_mask",
+    "plot_front",
+    "record_sweep_front",
+]
