@@ -1,0 +1,63 @@
+"""The stage cache: integrity, atomicity, and keys that follow the config."""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+
+from dse.cache import StageCache, stable_hash
+
+
+def test_round_trip_and_disabled(tmp_path):
+    cache = StageCache(tmp_path)
+    assert cache.get("training", "k") is None
+    cache.put("training", "k", b"payload")
+    assert cache.get("training", "k") == b"payload"
+    off = StageCache(tmp_path, enabled=False)
+    assert off.get("training", "k") is None
+    off.put("training", "other", b"x")
+    assert not (tmp_path / "training" / "other").exists()
+
+
+def test_corrupt_or_truncated_entry_is_rebuilt_not_trusted(tmp_path):
+    cache = StageCache(tmp_path)
+    cache.put("simulation", "k", b"0123456789" * 100)
+    path = tmp_path / "simulation" / "k"
+    path.write_bytes(path.read_bytes()[:-7])  # truncated write
+    assert cache.get("simulation", "k") is None
+    assert not path.exists()  # removed so the next put rebuilds it
+    cache.put("simulation", "k", b"fresh")
+    path.write_bytes(path.read_bytes().replace(b"fresh", b"frash"))  # flipped bytes
+    assert cache.get("simulation", "k") is None
+
+
+def _writer(root: str, payload: bytes, rounds: int) -> None:
+    cache = StageCache(root)
+    for _ in range(rounds):
+        cache.put("training", "same-key", payload)
+
+
+def test_two_processes_writing_the_same_key_leave_one_valid_entry(tmp_path):
+    a, b = b"A" * 200_000, b"B" * 200_000
+    ctx = mp.get_context("spawn")
+    procs = [ctx.Process(target=_writer, args=(str(tmp_path), p, 30)) for p in (a, b)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join()
+    assert all(p.exitcode == 0 for p in procs)
+    assert StageCache(tmp_path).get("training", "same-key") in (a, b)
+    leftovers = [p.name for p in (tmp_path / "training").iterdir() if p.name != "same-key"]
+    assert leftovers == []  # no temporary files left behind
+
+
+def test_clear_removes_every_entry(tmp_path):
+    cache = StageCache(tmp_path / "cache")
+    cache.put("training", "a", b"1")
+    cache.put("simulation", "b", b"2")
+    assert cache.clear() == 2
+    assert cache.get("training", "a") is None
+
+
+def test_stable_hash_ignores_dict_order_but_not_values():
+    assert stable_hash({"a": 1, "b": [1, 2]}) == stable_hash({"b": [1, 2], "a": 1})
+    assert stable_hash({"a": 1}) != stable_hash({"a": 2})
