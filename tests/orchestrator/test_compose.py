@@ -1,0 +1,52 @@
+"""The real conf/ composes for every option of every group, and every plugin builds."""
+
+from __future__ import annotations
+
+import pytest
+from hydra.utils import instantiate
+
+from dse.config import check_plugin_config
+from dse.interfaces import PLUGIN_KINDS
+from dse.plugins import CONF_DIR
+
+OPTIONS = [
+    (group, path.stem)
+    for group in PLUGIN_KINDS
+    for path in sorted((CONF_DIR / group).glob("*.yaml"))
+]
+
+
+def test_every_group_has_its_public_options():
+    found = {}
+    for group, name in OPTIONS:
+        found.setdefault(group, set()).add(name)
+    assert found["dataset"] >= {"digits", "synthetic", "cifar10", "cifar100", "tiny_imagenet"}
+    assert found["model"] >= {"small_cnn", "vgg16"}
+    assert found["training"] >= {"cat", "standard"}
+    assert found["quantizer"] >= {"log", "uniform", "float"}
+    assert found["coding"] >= {"ttfs_log", "rate"}
+    assert found["hardware"] >= {"ttfs_processor", "rate_processor", "ann_accelerator"}
+
+
+@pytest.mark.parametrize(("group", "name"), OPTIONS, ids=[f"{g}={n}" for g, n in OPTIONS])
+def test_option_composes_and_instantiates(compose, group, name):
+    cfg = compose([f"{group}={name}"])
+    cls = check_plugin_config(group, cfg[group])
+    plugin = instantiate(cfg[group], _convert_="all")
+    assert isinstance(plugin, cls) and isinstance(plugin, PLUGIN_KINDS[group])
+
+
+def test_default_composition_is_the_papers_chain(compose):
+    cfg = compose(return_hydra_config=True)
+    choices = cfg.hydra.runtime.choices
+    assert [choices[g] for g in PLUGIN_KINDS] == [
+        "digits", "small_cnn", "cat", "log", "ttfs_log", "ttfs_processor"
+    ]
+    assert cfg.quantizer.bits == 5
+    assert cfg.tracking.uri == "sqlite:///outputs/mlflow.db"
+
+
+def test_experiments_compose(compose):
+    for path in sorted((CONF_DIR / "experiment").glob("*.yaml")):
+        cfg = compose([f"experiment={path.stem}"], return_hydra_config=True)
+        assert cfg.hydra.sweeper is not None
