@@ -1,0 +1,5 @@
+"""Built-in spike codings: TTFS with logarithmic computation (the paper's) and rate coding."""
+
+from plugins.codings.ttfs_log import TTFSLogCoding
+
+__all__ = ["TTFSLogCoding"]

@@ -1,0 +1,357 @@
+"""Time-to-first-spike coding with logarithmic computation (Lew, Lee, Park, DAC 2022).
+
+Definitions (docs: DESIGN.md section 4):
+
+* Values: {0} U {theta * 2^-t : t = 0..T-1}. A neuron integrates every weighted input of
+  its layer, then fires once, at the first t with V >= theta * 2^-t (the threshold halves
+  each step); no spike when V < theta * 2^-(T-1). Its value is floor-in-log2 quantization
+  of V / theta, clipped at theta.
+* Hardware arithmetic: an input spike at t through a log weight +-2^-k adds +-2^-(t+k):
+  a shift. The accumulator is fixed point, ``accumulator_bits`` wide (two's complement)
+  with ``frac_bits`` fractional bits, in units of theta (threshold = 2^frac_bits). Each
+  synaptic product is truncated toward zero to the accumulator's LSB (a shifted-out
+  one-hot is lost), and the accumulator saturates at +-2^(accumulator_bits-1): the
+  partial sum saturates after each input time step's events (spikes arrive in time
+  order; within one step the event order is unspecified, so the step's events are one
+  addition). The bias, rounded to the LSB, is the accumulator's initial value.
+  Non-log weights (uniform / float quantizers) work too: the product of spike value
+  2^-t and weight w is w shifted right by t in fixed point, i.e. trunc(w * 2^(F-t)).
+* Input layer (``input_encoding``): ``spikes`` encodes each pixel p in [0, 1] with the
+  same code (p -> 2^-t, theta_in = 1); ``analog`` feeds the first layer the pixels as
+  8-bit fixed point (a multiply-accumulate layer with a wide internal adder, its sum
+  truncated to the accumulator LSB); its input spikes in the activity are the nonzero
+  pixels.
+* Max pooling = the earliest spike of the window (exact). Average pooling is refused.
+* The last layer does not fire: the class is the argmax of its potential.
+* Activity: time_steps = T for every layer: a layer receives input spikes over T steps
+  and its fire phase sweeps the same T halving thresholds.
+
+Simulation is vectorised over the batch with integer-valued float tensors: float32 when
+every reachable integer is below 2^24, float64 (exact below 2^53) otherwise. When no
+product can be truncated and no partial sum can saturate (checked per layer from the
+weights), one convolution per layer gives the exact integer result; otherwise the layer
+is integrated step by step as described above.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from dse.errors import ConfigError, require
+from dse.interfaces import SimulationResult, SpikeCoding, Split, TrainedNetwork, WeightQuantizer
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
+
+    from dse.architecture import Architecture
+    from plugins.codings._common import SpikingNetwork
+
+_INPUT_ENCODINGS = ("spikes", "analog")
+
+
+def ttfs_log_quantize(x: torch.Tensor, threshold: float, time_window: int) -> torch.Tensor:
+    """theta * 2^-t for the first t with x >= theta * 2^-t; 0 when x < theta * 2^-(T-1)."""
+    import torch
+
+    r = torch.clamp(x / threshold, max=1.0)
+    _, e = torch.frexp(r)  # r in [2^(e-1), 2^e) for r > 0
+    t = 1 - e
+    fires = (r > 0) & (t <= time_window - 1)
+    value = torch.ldexp(torch.full_like(r, threshold), (e - 1).to(torch.int64))
+    return torch.where(fires, value, torch.zeros_like(r))
+
+
+def _activation_module(threshold: float, time_window: int) -> nn.Module:
+    import torch
+    from torch import nn
+
+    class TTFSLogActivation(nn.Module):
+        """Forward: the ttfs_log quantizer; backward: gradient 1 for 0 < x < theta, else 0."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.threshold = threshold
+            self.time_window = time_window
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            q = ttfs_log_quantize(x.detach(), self.threshold, self.time_window)
+            if not (torch.is_grad_enabled() and x.requires_grad):
+                return q  # exact values (xc + (q - xc) may round)
+            xc = torch.clamp(x, 0.0, self.threshold)
+            return xc + (q - xc).detach()
+
+        def extra_repr(self) -> str:
+            return f"threshold={self.threshold}, time_window={self.time_window}"
+
+    return TTFSLogActivation()
+
+
+def _spike_encoder(time_window: int) -> nn.Module:
+    from torch import nn
+
+    class TTFSLogPixels(nn.Module):
+        """Pixels p in [0, 1] as TTFS-log spikes: p -> 2^-t (theta_in = 1)."""
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return ttfs_log_quantize(x, 1.0, time_window)
+
+    return TTFSLogPixels()
+
+
+class TTFSLogCoding(SpikeCoding):
+    """Time-to-first-spike coding with log computation (the paper's): one spike per neuron.
+
+    See the module docstring for the exact definitions, the fixed-point accumulator and
+    what the activity counts.
+    """
+
+    def __init__(
+        self,
+        time_window: int = 8,
+        threshold: float = 1.0,
+        accumulator_bits: int = 32,
+        frac_bits: int = 24,
+        input_encoding: str = "analog",
+        percentile: float = 99.9,
+        calibration_samples: int = 512,
+        power_of_two_scales: bool = True,
+    ) -> None:
+        require(time_window >= 1, "coding.time_window", "must be >= 1", time_window)
+        require(time_window <= 32, "coding.time_window", "must be <= 32", time_window)
+        require(threshold > 0, "coding.threshold", "must be > 0", threshold)
+        require(
+            frac_bits >= time_window - 1,
+            "coding.frac_bits",
+            f"must be >= time_window - 1 = {time_window - 1} (the last threshold "
+            "theta * 2^-(T-1) must be representable)",
+            frac_bits,
+        )
+        require(
+            accumulator_bits >= frac_bits + 2,
+            "coding.accumulator_bits",
+            f"must be >= frac_bits + 2 = {frac_bits + 2} (sign bit + the threshold itself)",
+            accumulator_bits,
+        )
+        # Integers stay exact in float64 below 2^53 (the simulation's widest type).
+        require(
+            accumulator_bits <= 52, "coding.accumulator_bits", "must be <= 52", accumulator_bits
+        )
+        require(
+            input_encoding in _INPUT_ENCODINGS,
+            "coding.input_encoding",
+            f"must be one of {_INPUT_ENCODINGS}",
+            input_encoding,
+        )
+        require(0 < percentile <= 100, "coding.percentile", "must be in (0, 100]", percentile)
+        require(
+            calibration_samples >= 1,
+            "coding.calibration_samples",
+            "must be >= 1",
+            calibration_samples,
+        )
+        self.time_window = int(time_window)
+        self.threshold = float(threshold)
+        self._accumulator_bits = int(accumulator_bits)
+        self.frac_bits = int(frac_bits)
+        self.input_encoding = input_encoding
+        self.percentile = float(percentile)
+        self.calibration_samples = int(calibration_samples)
+        self.power_of_two_scales = bool(power_of_two_scales)
+
+    @property
+    def accumulator_bits(self) -> int:
+        return self._accumulator_bits
+
+    def check_architecture(self, arch: Architecture) -> None:
+        from dse.architecture import AvgPool2d
+
+        for i, layer in enumerate(arch.layers):
+            if isinstance(layer, AvgPool2d):
+                raise ConfigError(
+                    f"model {arch.name} layer {i}: average pooling is not a spike operation "
+                    "in ttfs_log; use max pooling or coding=rate"
+                )
+
+    def activation(self) -> nn.Module:
+        return _activation_module(self.threshold, self.time_window)
+
+    def input_encoder(self) -> nn.Module:
+        """What the first layer sees, for CAT networks to train on exactly that."""
+        from plugins.codings._common import AnalogPixels
+
+        if self.input_encoding == "spikes":
+            return _spike_encoder(self.time_window)
+        return AnalogPixels()
+
+    def convert(
+        self, ann: TrainedNetwork, quantizer: WeightQuantizer, calibration: Split
+    ) -> SpikingNetwork:
+        from plugins.codings._common import SpikingNetwork, convert_layers
+
+        self.check_architecture(ann.architecture)
+        layers, info = convert_layers(
+            ann,
+            quantizer,
+            calibration,
+            threshold=self.threshold,
+            percentile=self.percentile,
+            calibration_samples=self.calibration_samples,
+            power_of_two_scales=self.power_of_two_scales,
+        )
+        return SpikingNetwork(ann.architecture, layers, self.time_window, info)
+
+    # ------------------------------------------------------------------ simulation
+
+    def simulate(
+        self, snn: SpikingNetwork, split: Split, batch_size: int = 1024
+    ) -> SimulationResult:
+        import numpy as np
+        import torch
+
+        from dse.data import batches
+        from dse.interfaces import LayerActivity
+
+        preds, totals = [], None
+        with torch.no_grad():
+            for x, _ in batches(split, batch_size):
+                out = self.run(snn, x)
+                preds.append(out["potential"].argmax(1))
+                sums = out["activity"].sum(1)  # (layers, 4) per batch
+                totals = sums if totals is None else totals + sums
+        n = max(len(split), 1)
+        predictions = torch.cat(preds).numpy() if preds else np.zeros(0, dtype=np.int64)
+        accuracy = 100.0 * float((torch.as_tensor(predictions) == split.y).float().mean())
+        activity = []
+        if totals is not None:
+            for row in (totals / n).tolist():
+                activity.append(LayerActivity(row[0], row[1], row[2], row[3]))
+        return SimulationResult(accuracy, predictions, activity)
+
+    def run(self, snn: SpikingNetwork, x: torch.Tensor) -> dict[str, Any]:
+        """Simulate one batch of float pixels in [0, 1].
+
+        Returns ``times`` (per architecture layer: spike time per neuron, T = no spike,
+        None for Flatten and the read-out), ``potential`` (read-out potentials as integers
+        in units of theta * 2^-frac_bits, float64) and ``activity`` (a (layers, N, 4)
+        tensor of input_spikes, output_spikes, synops, time_steps per workload layer).
+        """
+        import torch
+        import torch.nn.functional as F
+
+        from dse.architecture import Conv2d, Flatten, Linear, MaxPool2d
+        from plugins.codings._common import PIXEL_FRAC_BITS, pool_events, synaptic_events
+
+        T = self.time_window
+        n = x.shape[0]
+        x = x.to(torch.float64)
+        # code = 2^(T-1-t) for a spike at t, 0 for none: max pooling is a max of codes.
+        if self.input_encoding == "spikes":
+            code = torch.round(ttfs_log_quantize(x, 1.0, T) * 2.0 ** (T - 1))
+            analog = False
+        else:
+            code = torch.round(x * 2.0**PIXEL_FRAC_BITS)
+            analog = True
+        times: list[torch.Tensor | None] = []
+        rows = []
+        potential = torch.zeros(0)
+        last = len(snn.layers) - 1
+        for i, p in enumerate(snn.layers):
+            spec = p.spec
+            active = (code > 0).to(torch.float64)
+            in_spikes = active.reshape(n, -1).sum(1)
+            if isinstance(spec, Flatten):
+                code = code.reshape(n, -1)
+                times.append(None)
+                continue
+            if isinstance(spec, MaxPool2d):
+                code = F.max_pool2d(code, spec.kernel, spec.stride)
+                out = (code > 0).reshape(n, -1).sum(1).to(torch.float64)
+                rows.append(torch.stack([in_spikes, out, pool_events(spec, active), _full(n, T)]))
+                times.append(self._times(code))
+                continue
+            assert isinstance(spec, (Conv2d, Linear)), spec
+            v = self._integrate(p, code, analog_input=analog)
+            analog = False
+            events = synaptic_events(p, active)
+            if i == last:
+                potential = v
+                times.append(None)
+                rows.append(
+                    torch.stack(
+                        [in_spikes, torch.zeros(n, dtype=torch.float64), events, _full(n, T)]
+                    )
+                )
+                continue
+            t = self._fire(v)
+            code = torch.where(
+                t < T, torch.ldexp(torch.ones_like(v), (T - 1 - t)), torch.zeros_like(v)
+            )
+            times.append(t)
+            out = (t < T).reshape(n, -1).sum(1).to(torch.float64)
+            rows.append(torch.stack([in_spikes, out, events, _full(n, T)]))
+        activity = torch.stack(rows).transpose(1, 2) if rows else torch.zeros(0, n, 4)
+        return {"times": times, "potential": potential, "activity": activity}
+
+    def _times(self, code: torch.Tensor) -> torch.Tensor:
+        import torch
+
+        T = self.time_window
+        _, e = torch.frexp(code)  # code = 2^(T-1-t) -> e = T - t
+        return torch.where(code > 0, T - e, torch.full_like(e, T)).to(torch.int64)
+
+    def _fire(self, v: torch.Tensor) -> torch.Tensor:
+        """Spike time: first t with V >= 2^(F-t), i.e. t = F - floor(log2 V); T = none."""
+        import torch
+
+        T = self.time_window
+        _, e = torch.frexp(v)  # v in [2^(e-1), 2^e) for v >= 1
+        t = torch.clamp(self.frac_bits - (e.to(torch.int64) - 1), min=0)
+        return torch.where((v >= 1) & (t <= T - 1), t, torch.full_like(t, T))
+
+    def _integrate(self, p: Any, code: torch.Tensor, *, analog_input: bool) -> torch.Tensor:
+        """Accumulator value (integer units of 2^-frac_bits theta) after integration."""
+        import torch
+
+        from dse.architecture import Conv2d
+        from plugins.codings._common import PIXEL_FRAC_BITS, exact_dtype, weighted_op
+
+        T, frac = self.time_window, self.frac_bits
+        top = 2.0 ** (self._accumulator_bits - 1)
+        lo_sat, hi_sat = -top, top - 1
+        w = p.weight
+        bias = torch.round(p.bias * 2.0**frac)  # stored rounded to the accumulator LSB
+        if isinstance(p.spec, Conv2d):
+            bias = bias.reshape(1, -1, 1, 1)
+        in_frac = PIXEL_FRAC_BITS if analog_input else T - 1
+        scaled = w * 2.0 ** (frac - in_frac)  # weight x (input code units -> accumulator LSBs)
+        # Largest |partial sum| any event order can reach: every product is <= |w| 2^frac.
+        bound = float((w.abs().reshape(w.shape[0], -1).sum(1) * 2.0**frac).max())
+        bound += float(bias.abs().max())
+        exact = bool(torch.equal(scaled, torch.round(scaled)))
+        if analog_input or (exact and bound < top):
+            # One pass. Spikes: exact integer products and no saturation possible, so this
+            # equals the step-by-step result. Analog MAC: wide sum, truncated, saturated.
+            dtype = exact_dtype(bound) if exact else torch.float64
+            acc = weighted_op(p, code.to(dtype), scaled.to(dtype)).to(torch.float64)
+            return torch.clamp(bias + torch.trunc(acc), lo_sat, hi_sat)
+        # Step by step: per-product truncation, saturation after every input time step.
+        # (Exact while one step's sum stays below 2^53, far beyond any accumulator here.)
+        v = None
+        for t in range(T):
+            spikes = code == 2.0 ** (T - 1 - t)
+            if not bool(spikes.any()):
+                continue
+            step = weighted_op(p, spikes.to(torch.float64), torch.trunc(w * 2.0 ** (frac - t)))
+            start = torch.clamp(bias, lo_sat, hi_sat) if v is None else v
+            v = torch.clamp(start + step, lo_sat, hi_sat)
+        if v is None:  # no input spike at all: the potential is the bias
+            zero = weighted_op(p, torch.zeros_like(code, dtype=torch.float64), torch.zeros_like(w))
+            v = torch.clamp(bias + zero, lo_sat, hi_sat)
+        return v
+
+
+def _full(n: int, value: float) -> torch.Tensor:
+    import torch
+
+    return torch.full((n,), float(value), dtype=torch.float64)

@@ -1,0 +1,34 @@
+"""Keys and validation shared by the training methods."""
+
+from __future__ import annotations
+
+from dse.errors import require
+
+_OPTIMIZERS = ("adam", "sgd")
+_SCHEDULES = ("cosine", "none")
+
+
+def validate_keys(
+    *,
+    epochs: int,
+    batch_size: int,
+    lr: float,
+    optimizer: str,
+    weight_decay: float,
+    momentum: float,
+    lr_schedule: str,
+) -> None:
+    require(epochs >= 0, "training.epochs", "must be >= 0 (0: no training)", epochs)
+    require(batch_size >= 1, "training.batch_size", "must be >= 1", batch_size)
+    require(lr > 0, "training.lr", "must be > 0", lr)
+    require(
+        optimizer in _OPTIMIZERS, "training.optimizer", f"must be one of {_OPTIMIZERS}", optimizer
+    )
+    require(weight_decay >= 0, "training.weight_decay", "must be >= 0", weight_decay)
+    require(0 <= momentum < 1, "training.momentum", "must be in [0, 1)", momentum)
+    require(
+        lr_schedule in _SCHEDULES,
+        "training.lr_schedule",
+        f"must be one of {_SCHEDULES}",
+        lr_schedule,
+    )

@@ -1,0 +1,116 @@
+"""Conversion-aware training (CAT): the coding's spiking activation and quantized weights in the loop."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar
+
+from dse.errors import require
+from dse.interfaces import TrainedNetwork, TrainingMethod
+from plugins.training._common import validate_keys
+
+if TYPE_CHECKING:
+    from dse.architecture import Architecture
+    from dse.interfaces import DataSplits, SpikeCoding, WeightQuantizer
+
+_INITS = ("scratch", "standard")
+
+
+class ConversionAwareTraining(TrainingMethod):
+    """Conversion-aware training (CAT, Lew et al. DAC 2022): train the ANN the SNN computes.
+
+    Every conv/linear except the read-out is followed by ``coding.activation()`` (forward:
+    exactly the values a spike can represent; backward: straight-through), weights pass
+    through ``quantizer.fake_quantize`` (batch norm folded first), and the input through
+    the coding's ``input_encoder()`` when it has one. The returned module is float64 and in
+    eval mode computes the quantized ANN exactly, so the SNN can reproduce it bit for bit.
+    ``init=standard`` first trains a ReLU float network for ``pretrain_epochs`` and
+    fine-tunes it with CAT.
+    """
+
+    depends_on: ClassVar[tuple[str, ...]] = ("quantizer", "coding")
+
+    def __init__(
+        self,
+        epochs: int = 30,
+        batch_size: int = 64,
+        lr: float = 2e-3,
+        optimizer: str = "adam",
+        weight_decay: float = 0.0,
+        momentum: float = 0.9,
+        lr_schedule: str = "cosine",
+        init: str = "scratch",
+        pretrain_epochs: int = 10,
+    ) -> None:
+        validate_keys(
+            epochs=epochs,
+            batch_size=batch_size,
+            lr=lr,
+            optimizer=optimizer,
+            weight_decay=weight_decay,
+            momentum=momentum,
+            lr_schedule=lr_schedule,
+        )
+        require(init in _INITS, "training.init", f"must be one of {_INITS}", init)
+        require(pretrain_epochs >= 0, "training.pretrain_epochs", "must be >= 0", pretrain_epochs)
+        self.epochs = int(epochs)
+        self.batch_size = int(batch_size)
+        self.lr = float(lr)
+        self.optimizer = optimizer
+        self.weight_decay = float(weight_decay)
+        self.momentum = float(momentum)
+        self.lr_schedule = lr_schedule
+        self.init = init
+        self.pretrain_epochs = int(pretrain_epochs)
+
+    def fit(
+        self,
+        arch: Architecture,
+        data: DataSplits,
+        quantizer: WeightQuantizer,
+        coding: SpikeCoding,
+        seed: int,
+    ) -> TrainedNetwork:
+        import torch
+
+        from plugins.training._network import Network, train_network
+        from plugins.training.standard import StandardTraining
+
+        coding.check_architecture(arch)
+        encoder_factory = getattr(coding, "input_encoder", None)
+        encoder = encoder_factory() if callable(encoder_factory) else None
+        info: dict[str, float | str] = {"init": self.init}
+        with torch.random.fork_rng(devices=[]):  # seed locally, leave global RNG untouched
+            torch.manual_seed(seed)
+            module = Network(arch, coding.activation, quantizer, encoder)
+            if self.init == "standard":
+                pre = StandardTraining(
+                    epochs=self.pretrain_epochs,
+                    batch_size=self.batch_size,
+                    lr=self.lr,
+                    optimizer=self.optimizer,
+                    weight_decay=self.weight_decay,
+                    momentum=self.momentum,
+                    lr_schedule=self.lr_schedule,
+                )
+                relu, pre_info = pre._train(arch, data, seed, desc="cat: standard pretraining")
+                module.load_state_dict(relu.state_dict())
+                info.update({f"pretrain_{k}": v for k, v in pre_info.items()})
+            generator = torch.Generator().manual_seed(seed + 1)
+            info.update(
+                train_network(
+                    module,
+                    data,
+                    epochs=self.epochs,
+                    batch_size=self.batch_size,
+                    lr=self.lr,
+                    optimizer=self.optimizer,
+                    weight_decay=self.weight_decay,
+                    momentum=self.momentum,
+                    lr_schedule=self.lr_schedule,
+                    generator=generator,
+                    desc="cat",
+                )
+            )
+        # float64: sums of powers of two stay exact, so the ANN equals the SNN bit for bit
+        module = module.double().eval()
+        return TrainedNetwork(arch, module, conversion_aware=True, info=info)

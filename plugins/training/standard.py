@@ -1,0 +1,89 @@
+"""Standard ANN training: ReLU, float weights; quantizer and coding applied after training."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar
+
+from dse.interfaces import TrainedNetwork, TrainingMethod
+from plugins.training._common import validate_keys
+
+if TYPE_CHECKING:
+    from dse.architecture import Architecture
+    from dse.interfaces import DataSplits, SpikeCoding, WeightQuantizer
+
+
+class StandardTraining(TrainingMethod):
+    """Standard ReLU ANN training with float weights; conversion balances thresholds afterwards.
+
+    Neither the quantizer nor the coding reaches training (``depends_on = ()``), so one
+    trained network serves every quantizer and coding of a sweep.
+    """
+
+    depends_on: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(
+        self,
+        epochs: int = 30,
+        batch_size: int = 64,
+        lr: float = 2e-3,
+        optimizer: str = "adam",
+        weight_decay: float = 0.0,
+        momentum: float = 0.9,
+        lr_schedule: str = "cosine",
+    ) -> None:
+        validate_keys(
+            epochs=epochs,
+            batch_size=batch_size,
+            lr=lr,
+            optimizer=optimizer,
+            weight_decay=weight_decay,
+            momentum=momentum,
+            lr_schedule=lr_schedule,
+        )
+        self.epochs = int(epochs)
+        self.batch_size = int(batch_size)
+        self.lr = float(lr)
+        self.optimizer = optimizer
+        self.weight_decay = float(weight_decay)
+        self.momentum = float(momentum)
+        self.lr_schedule = lr_schedule
+
+    def fit(
+        self,
+        arch: Architecture,
+        data: DataSplits,
+        quantizer: WeightQuantizer,
+        coding: SpikeCoding,
+        seed: int,
+    ) -> TrainedNetwork:
+        import torch
+
+        with torch.random.fork_rng(devices=[]):  # seed locally, leave global RNG untouched
+            torch.manual_seed(seed)
+            module, info = self._train(arch, data, seed, desc="standard")
+        return TrainedNetwork(arch, module, conversion_aware=False, info=info)
+
+    def _train(self, arch, data, seed, *, desc, epochs=None):  # noqa: ANN001, ANN202
+        """A ReLU network trained for ``epochs`` (default: self.epochs); call under a seed."""
+        import torch
+        from torch import nn
+
+        from plugins.training._network import Network, train_network
+
+        module = Network(arch, nn.ReLU)
+        generator = torch.Generator().manual_seed(seed)
+        info = train_network(
+            module,
+            data,
+            epochs=self.epochs if epochs is None else epochs,
+            batch_size=self.batch_size,
+            lr=self.lr,
+            optimizer=self.optimizer,
+            weight_decay=self.weight_decay,
+            momentum=self.momentum,
+            lr_schedule=self.lr_schedule,
+            generator=generator,
+            desc=desc,
+        )
+        module.eval()
+        return module, info
