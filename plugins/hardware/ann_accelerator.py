@@ -1,0 +1,98 @@
+"""Dense ANN baseline: a MAC array that evaluates every connection of every layer.
+
+Same mapping as the SNN processors (output-neuron parallel, output stationary, one input
+activation broadcast per cycle; _mapping.py). Every connection is a multiply-accumulate
+(the workload's ``connections``, whatever the activity): multiplier energy grows with
+weight bits x activation bits, the accumulator is exact
+(weight bits + activation bits + ceil(log2 fan-in)). Activations (``activation_bits``)
+live in an activation SRAM holding a layer's input and output maps; what does not fit
+spills to DRAM. The baseline does not exploit log weights (a designer would; that is the
+SNN processor's point). Cf. Dampfhoffer et al., "Are SNNs really more energy-efficient
+than ANNs?", IEEE TNNLS 2023. Formulas: docs/HARDWARE.md.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+from dse.interfaces import HardwareReport, LayerCost
+from dse.workload import LayerWorkload, Workload
+from plugins.hardware._common import Processor, check_positive, check_positive_int, check_workload
+from plugins.hardware._mapping import array_cycles, elementwise_cycles, parallel_units
+from plugins.hardware._memory import KB_BITS, spill_bits, streamed_weight_bits
+from plugins.hardware.technology import Technology
+
+
+def mac_accumulator_bits(layer: LayerWorkload, activation_bits: int) -> int:
+    """Exact accumulator width of a dense dot product of ``fan_in`` terms."""
+    return layer.weight_bits + activation_bits + math.ceil(math.log2(max(layer.fan_in, 2)))
+
+
+class ANNAccelerator(Processor):
+    """Dense ANN MAC-array baseline: every connection is a multiply-accumulate."""
+
+    def __init__(
+        self,
+        num_pes: int = 256,
+        clock_mhz: float = 200.0,
+        weight_sram_kb: float = 256.0,
+        activation_sram_kb: float = 192.0,
+        activation_bits: int = 8,
+        technology: str | Mapping | Technology = "28nm",
+    ) -> None:
+        super().__init__(num_pes, clock_mhz, weight_sram_kb, technology)
+        self.activation_sram_kb = check_positive(activation_sram_kb, "hardware.activation_sram_kb")
+        self.activation_bits = check_positive_int(activation_bits, "hardware.activation_bits")
+        self.e_act = self.tech.sram_pj_per_bit_at(self.activation_sram_kb)
+
+    def sram_kb(self) -> dict[str, float]:
+        return {"weight_sram": self.weight_sram_kb, "activation_sram": self.activation_sram_kb}
+
+    def pe_area_mm2(self, weight_bits: int, acc_bits: int) -> float:
+        """Multiplier + accumulator adder, times the PE overhead."""
+        tech = self.tech
+        datapath = tech.mul_area_mm2(weight_bits, self.activation_bits) + tech.add_area_mm2(
+            acc_bits
+        )
+        return tech.pe_overhead * datapath
+
+    def estimate(self, workload: Workload) -> HardwareReport:
+        check_workload(workload)
+        tech, p, a_bits = self.tech, self.num_pes, self.activation_bits
+        e_w, e_a, e_dram = self.e_weight, self.e_act, tech.dram_pj_per_bit
+        act_cap = self.activation_sram_kb * KB_BITS
+        weighted = [layer for layer in workload.layers if layer.kind != "pool"]
+        # the PE array is sized for the widest layer it runs
+        max_w = max((layer.weight_bits for layer in weighted), default=1)
+        max_acc = max((mac_accumulator_bits(layer, a_bits) for layer in weighted), default=1)
+        area = self.area(self.pe_area_mm2(max_w, max_acc))
+        leak = self.leakage_mw(area)
+        streamed = streamed_weight_bits(workload.layers, self.weight_capacity_bits)
+        costs: list[LayerCost] = []
+        macs_total = 0.0
+        for layer, w_dram in zip(workload.layers, streamed, strict=True):
+            n = layer.neurons
+            maps_bits = (layer.input_neurons + n) * a_bits
+            act_spill = spill_bits(maps_bits, act_cap)
+            if layer.kind == "pool":
+                compares = n * layer.fan_in  # max of each window
+                compute = compares * tech.add_pj(a_bits)
+                sram = (compares + n) * a_bits * e_a
+                cycles = elementwise_cycles(compares, p)
+                busy = compares
+            else:
+                macs = layer.connections
+                macs_total += macs
+                acc = mac_accumulator_bits(layer, a_bits)
+                units = parallel_units(layer)
+                cycles = array_cycles(macs, units, p)
+                compute = (
+                    macs * (tech.mul_pj(layer.weight_bits, a_bits) + tech.add_pj(acc))
+                    + n * tech.add_pj(acc)  # ReLU / requantisation: one comparison per output
+                )
+                sram = (macs * layer.weight_bits + w_dram) * e_w + (cycles + n) * a_bits * e_a
+                busy = macs
+            dram = (w_dram + 2 * act_spill) * e_dram
+            costs.append(self.layer_cost(layer, compute, sram, dram, cycles, busy, leak))
+        return self.report(costs, area, macs_total)

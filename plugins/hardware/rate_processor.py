@@ -1,0 +1,107 @@
+"""Rate-coded SNN processor: accumulate-only PEs, T time steps, membrane RMW per step.
+
+The same array, mapping and buffers as the TTFS processor (docs/HARDWARE.md), with
+integrate-and-fire neurons: an input spike carries 1, so a synaptic operation adds the
+weight (plus a shift to expand a log weight +-2^-e). Every time step, every neuron's
+potential is read from the membrane SRAM, updated with that step's input, compared with
+the threshold and written back; a neuron that fires subtracts the threshold (one add)
+and writes a spike event. The last layer integrates the same way without firing, then
+one comparison per neuron picks the class.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+from dse.interfaces import HardwareReport, LayerCost
+from dse.workload import Workload
+from plugins.hardware._common import Processor, check_positive, check_workload
+from plugins.hardware._mapping import array_cycles, elementwise_cycles, parallel_units
+from plugins.hardware._memory import KB_BITS, event_bits, spill_bits, streamed_weight_bits
+from plugins.hardware.technology import Technology
+
+
+class RateProcessor(Processor):
+    """Rate-coded SNN processor: accumulate-only PEs, membrane read-modify-write per step."""
+
+    def __init__(
+        self,
+        num_pes: int = 256,
+        clock_mhz: float = 200.0,
+        weight_sram_kb: float = 256.0,
+        membrane_sram_kb: float = 128.0,
+        spike_sram_kb: float = 64.0,
+        technology: str | Mapping | Technology = "28nm",
+    ) -> None:
+        super().__init__(num_pes, clock_mhz, weight_sram_kb, technology)
+        self.membrane_sram_kb = check_positive(membrane_sram_kb, "hardware.membrane_sram_kb")
+        self.spike_sram_kb = check_positive(spike_sram_kb, "hardware.spike_sram_kb")
+        self.e_membrane = self.tech.sram_pj_per_bit_at(self.membrane_sram_kb)
+        self.e_spike = self.tech.sram_pj_per_bit_at(self.spike_sram_kb)
+
+    def sram_kb(self) -> dict[str, float]:
+        return {
+            "weight_sram": self.weight_sram_kb,
+            "membrane_sram": self.membrane_sram_kb,
+            "spike_sram": self.spike_sram_kb,
+        }
+
+    def pe_area_mm2(self, acc_bits: int, log_weights: bool) -> float:
+        """Accumulator adder + threshold comparator (+ shifter for log weights), x overhead."""
+        tech = self.tech
+        shifter = tech.shift_rel_add if log_weights else 0.0
+        return tech.pe_overhead * tech.add_area_mm2(acc_bits) * (2 + shifter)
+
+    def estimate(self, workload: Workload) -> HardwareReport:
+        check_workload(workload)
+        tech, p = self.tech, self.num_pes
+        acc = workload.accumulator_bits
+        e_add = tech.add_pj(acc)
+        e_shift = tech.shift_pj(acc)
+        e_w, e_m, e_s, e_dram = self.e_weight, self.e_membrane, self.e_spike, tech.dram_pj_per_bit
+        mem_cap = self.membrane_sram_kb * KB_BITS
+        spike_cap = self.spike_sram_kb * KB_BITS
+        log_weights = any(layer.weight_format == "log" for layer in workload.layers)
+        area = self.area(self.pe_area_mm2(acc, log_weights))
+        leak = self.leakage_mw(area)
+        streamed = streamed_weight_bits(workload.layers, self.weight_capacity_bits)
+        costs: list[LayerCost] = []
+        for layer, w_dram in zip(workload.layers, streamed, strict=True):
+            steps = layer.time_steps or workload.time_window
+            ev_in = event_bits(layer.input_neurons, workload.time_window)
+            ev_out = event_bits(layer.neurons, workload.time_window)
+            spikes_bits = layer.input_spikes * ev_in + layer.output_spikes * ev_out
+            spike_spill = spill_bits(spikes_bits, spike_cap)
+            if layer.kind == "pool":
+                # max pooling of spike counts: one count comparison per input spike
+                count_bits = max(1, math.ceil(math.log2(workload.time_window + 1)))
+                compute = layer.input_spikes * tech.add_pj(count_bits)
+                sram = spikes_bits * e_s
+                dram = 2 * spike_spill * e_dram
+                cycles = elementwise_cycles(layer.input_spikes, p)
+                busy = layer.input_spikes
+            else:
+                n = layer.neurons
+                units = parallel_units(layer)
+                int_cycles = array_cycles(layer.synops, units, p)
+                e_synop = e_add + (e_shift if layer.weight_format == "log" else 0.0)
+                updates = n * steps  # one membrane read-modify-write per neuron per step
+                compares = updates if layer.fires else n  # threshold per step, or argmax
+                compute = (
+                    layer.synops * e_synop
+                    + updates * e_add  # add the step's input to the potential
+                    + compares * e_add
+                    + layer.output_spikes * e_add  # reset by subtraction
+                )
+                sram = (
+                    (layer.synops * layer.weight_bits + w_dram) * e_w
+                    + (int_cycles * ev_in + layer.output_spikes * ev_out) * e_s
+                    + 2 * updates * acc * e_m
+                )
+                mem_spill = spill_bits(n * acc, mem_cap)
+                dram = (w_dram + 2 * steps * mem_spill + 2 * spike_spill) * e_dram
+                cycles = int_cycles + steps * elementwise_cycles(n, p)
+                busy = layer.synops + updates
+            costs.append(self.layer_cost(layer, compute, sram, dram, cycles, busy, leak))
+        return self.report(costs, area, workload.total_synops)

@@ -1,0 +1,219 @@
+"""Technology nodes: cited energy/area points and the formulas that scale them.
+
+A :class:`Technology` holds the raw published points of one CMOS node (the YAML files in
+``conf/hardware/technology/`` give every point with its source) and turns them into
+per-operation costs with stated formulas (docs/HARDWARE.md, section "Technology"):
+
+* adder energy and area: affine in the bit width, least-squares line through the points;
+* multiplier energy and area: ``c * b_w * b_a`` (array multiplier: quadratic in bits),
+  ``c`` the geometric mean of ``E_i / b_i**2`` over the points;
+* logic at another node: energy x ``(L / L_ref) * (V / V_ref)**2`` (first-order C V^2
+  with gate capacitance proportional to feature length L), area x ``(L / L_ref)**2``;
+* SRAM energy per accessed bit: power law ``k * C**p`` in the capacity C (KB), fitted by
+  least squares in log-log through the node's own cited points (not scaled);
+* SRAM area: ``C * 8192 * bitcell / array_efficiency``.
+
+Plain python arithmetic: the processors call these once per construction.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, fields
+from functools import cache
+from pathlib import Path
+
+from dse.errors import ConfigError, require
+
+TECHNOLOGY_DIR = Path(__file__).resolve().parents[2] / "conf" / "hardware" / "technology"
+
+Points = tuple[tuple[float, float], ...]
+
+
+def known_nodes() -> list[str]:
+    """Names of the technology configs shipped in ``conf/hardware/technology/``."""
+    return sorted(p.stem for p in TECHNOLOGY_DIR.glob("*.yaml"))
+
+
+@dataclass(frozen=True)
+class Technology:
+    """One CMOS node: cited points plus the fits derived from them (see module doc)."""
+
+    name: str
+    node_nm: float
+    vdd_v: float
+    ref_node_nm: float  # node of the logic points below
+    ref_vdd_v: float  # supply of the logic points below
+    ref_add_pj: Points  # (bits, pJ) per addition at the reference node
+    ref_mul_pj: Points  # (bits, pJ) per b x b multiplication at the reference node
+    ref_add_area_um2: Points  # (bits, um^2)
+    ref_mul_area_um2: Points  # (bits, um^2)
+    shift_rel_add: float  # barrel-shift energy/area relative to an adder of the same width
+    sram_pj_per_bit: Points  # (capacity KB, pJ per accessed bit) at this node
+    dram_pj_per_bit: float
+    sram_bitcell_um2: float
+    sram_array_efficiency: float  # bitcell area / macro area
+    pe_overhead: float  # PE area / datapath area (registers, control, wiring)
+    leakage_mw_per_mm2: float
+    # derived in __post_init__
+    energy_scale: float = field(init=False)
+    area_scale: float = field(init=False)
+    _add: tuple[float, float] = field(init=False, repr=False)
+    _mul: float = field(init=False, repr=False)
+    _add_area: tuple[float, float] = field(init=False, repr=False)
+    _mul_area: float = field(init=False, repr=False)
+    _sram: tuple[float, float] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        f = f"hardware.technology({self.name})"
+        for key in ("node_nm", "vdd_v", "ref_node_nm", "ref_vdd_v", "dram_pj_per_bit"):
+            value = getattr(self, key)
+            require(value > 0, f"{f}.{key}", "must be > 0", value)
+        require(self.shift_rel_add >= 0, f"{f}.shift_rel_add", "must be >= 0", self.shift_rel_add)
+        require(
+            self.sram_bitcell_um2 > 0, f"{f}.sram_bitcell_um2", "must be > 0", self.sram_bitcell_um2
+        )
+        require(
+            0 < self.sram_array_efficiency <= 1,
+            f"{f}.sram_array_efficiency",
+            "must be in (0, 1]",
+            self.sram_array_efficiency,
+        )
+        require(self.pe_overhead >= 1, f"{f}.pe_overhead", "must be >= 1", self.pe_overhead)
+        require(
+            self.leakage_mw_per_mm2 >= 0,
+            f"{f}.leakage_mw_per_mm2",
+            "must be >= 0",
+            self.leakage_mw_per_mm2,
+        )
+        for key in ("ref_add_pj", "ref_mul_pj", "ref_add_area_um2", "ref_mul_area_um2"):
+            _check_points(getattr(self, key), f"{f}.{key}", 2 if "add" in key else 1)
+        _check_points(self.sram_pj_per_bit, f"{f}.sram_pj_per_bit", 2)
+        ratio = self.node_nm / self.ref_node_nm
+        set_ = object.__setattr__
+        set_(self, "energy_scale", ratio * (self.vdd_v / self.ref_vdd_v) ** 2)
+        set_(self, "area_scale", ratio**2)
+        set_(self, "_add", fit_affine(self.ref_add_pj))
+        set_(self, "_mul", fit_quadratic(self.ref_mul_pj))
+        set_(self, "_add_area", fit_affine(self.ref_add_area_um2))
+        set_(self, "_mul_area", fit_quadratic(self.ref_mul_area_um2))
+        set_(self, "_sram", fit_power_law(self.sram_pj_per_bit))
+
+    # ---------------------------------------------------------------- energy (pJ)
+    def add_pj(self, bits: float) -> float:
+        """One addition (or comparison: a subtraction) of ``bits``-wide operands."""
+        a0, a1 = self._add
+        return (a0 + a1 * bits) * self.energy_scale
+
+    def shift_pj(self, bits: float) -> float:
+        """One barrel shift of a ``bits``-wide word."""
+        return self.shift_rel_add * self.add_pj(bits)
+
+    def mul_pj(self, weight_bits: float, activation_bits: float) -> float:
+        """One ``weight_bits`` x ``activation_bits`` multiplication."""
+        return self._mul * weight_bits * activation_bits * self.energy_scale
+
+    def sram_pj_per_bit_at(self, capacity_kb: float) -> float:
+        """Energy per accessed bit of an SRAM of ``capacity_kb`` KB (read or write)."""
+        k, p = self._sram
+        return k * capacity_kb**p
+
+    # ---------------------------------------------------------------- area (mm^2)
+    def add_area_mm2(self, bits: float) -> float:
+        b0, b1 = self._add_area
+        return (b0 + b1 * bits) * self.area_scale * 1e-6
+
+    def mul_area_mm2(self, weight_bits: float, activation_bits: float) -> float:
+        return self._mul_area * weight_bits * activation_bits * self.area_scale * 1e-6
+
+    def sram_area_mm2(self, capacity_kb: float) -> float:
+        return capacity_kb * 8192 * self.sram_bitcell_um2 / self.sram_array_efficiency * 1e-6
+
+    @classmethod
+    def from_mapping(cls, data: Mapping, name: str = "") -> Technology:
+        """Build from a config mapping (a composed ``hardware.technology`` node)."""
+        allowed = {f.name for f in fields(cls) if f.init}
+        given = set(data.keys())
+        unknown = sorted(given - allowed)
+        require(
+            not unknown,
+            "hardware.technology",
+            f"has unknown keys (valid: {sorted(allowed)})",
+            unknown,
+        )
+        missing = sorted(allowed - given - {"name"})
+        require(not missing, "hardware.technology", "misses keys", missing)
+        kwargs: dict = {}
+        for key in allowed & given:
+            value = data[key]
+            if key == "name":
+                kwargs[key] = str(value)
+            elif isinstance(value, (int, float)):
+                kwargs[key] = float(value)
+            else:
+                try:
+                    kwargs[key] = tuple((float(x), float(y)) for x, y in value)
+                except (TypeError, ValueError):
+                    raise ConfigError(
+                        f"hardware.technology.{key} must be a number or a list of "
+                        f"[x, y] pairs (got {value!r})"
+                    ) from None
+        kwargs.setdefault("name", name or f"{kwargs['node_nm']:g}nm")
+        return cls(**kwargs)
+
+
+def load_technology(spec: str | Mapping | Technology) -> Technology:
+    """A Technology from a node name ("28nm"), a config mapping, or itself."""
+    if isinstance(spec, Technology):
+        return spec
+    if isinstance(spec, str):
+        return _load_named(spec)
+    if isinstance(spec, Mapping):
+        return Technology.from_mapping(spec)
+    raise ConfigError(
+        f"hardware.technology must be a node name or a mapping of node constants (got {spec!r})"
+    )
+
+
+@cache
+def _load_named(name: str) -> Technology:
+    import yaml  # local: only named lookups need the YAML parser
+
+    nodes = known_nodes()
+    require(name in nodes, "hardware.technology", f"must be one of {nodes}", name)
+    data = yaml.safe_load((TECHNOLOGY_DIR / f"{name}.yaml").read_text())
+    return Technology.from_mapping(data, name)
+
+
+# -------------------------------------------------------------------- fits
+
+
+def fit_affine(points: Points) -> tuple[float, float]:
+    """Least-squares line y = a0 + a1 x (exact through two points)."""
+    n = len(points)
+    mx = sum(x for x, _ in points) / n
+    my = sum(y for _, y in points) / n
+    sxx = sum((x - mx) ** 2 for x, _ in points)
+    a1 = sum((x - mx) * (y - my) for x, y in points) / sxx
+    return my - a1 * mx, a1
+
+
+def fit_quadratic(points: Points) -> float:
+    """c in y = c x^2: geometric mean of y_i / x_i^2 (least squares in log space)."""
+    logs = [math.log(y / x**2) for x, y in points]
+    return math.exp(sum(logs) / len(logs))
+
+
+def fit_power_law(points: Points) -> tuple[float, float]:
+    """(k, p) in y = k x^p, least squares in log-log."""
+    k_log, p = fit_affine(tuple((math.log(x), math.log(y)) for x, y in points))
+    return math.exp(k_log), p
+
+
+def _check_points(points: Sequence, where: str, minimum: int) -> None:
+    require(len(points) >= minimum, where, f"needs at least {minimum} [x, y] points", points)
+    for x, y in points:
+        require(x > 0 and y > 0, where, "points must be positive", points)
+    if minimum >= 2:
+        require(len({x for x, _ in points}) >= 2, where, "needs two distinct x values", points)
