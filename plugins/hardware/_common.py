@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 
 from dse.errors import require
@@ -81,10 +82,11 @@ class Processor(HardwareModel):
         compute_pj: float,
         sram_pj: float,
         dram_pj: float,
-        cycles: int,
+        cycles: float,
         busy_pe_cycles: float,
         leakage_mw: float,
     ) -> LayerCost:
+        cycles = math.ceil(cycles)  # averaged time steps can make it fractional
         latency_ms = cycles / (self.clock_mhz * 1e3)
         return LayerCost(
             name=layer.name,

@@ -1,0 +1,334 @@
+"""dse-estimate: price a network on the hardware models without training it.
+
+The activity comes from an assumed spike rate (:func:`assumed_activity`) or from a saved
+workload file (``Workload.save`` JSON, e.g. written by a design point). The hardware
+configs are composed by Hydra from ``conf/hardware/`` exactly as in a design point, so
+``--set num_pes=64`` or ``--set technology=45nm`` behave like ``hardware.num_pes=64`` and
+``hardware/technology=45nm`` on the ``dse`` command line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+from pathlib import Path
+
+from dse.errors import ConfigError, DseError, require
+from dse.interfaces import HardwareReport
+from dse.workload import Workload
+
+CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
+HARDWARE = ("ttfs_processor", "rate_processor", "ann_accelerator")
+DEFAULT_SPIKE_RATE = 0.1  # an assumption, not a measurement: see docs/HARDWARE.md
+DEFAULT_INPUT_RATE = 1.0  # every pixel of a natural image is nonzero: one spike each
+
+
+def assumed_activity(
+    workload: Workload, spike_rate: float, input_rate: float | None = None
+) -> Workload:
+    """Fill a static workload's activity from an assumed spike rate.
+
+    ``spike_rate`` r: spikes per neuron per inference of every layer that fires (for TTFS
+    the fraction of neurons that fire, at most 1; for rate coding it may reach T).
+    ``input_rate``: spikes per input pixel (default 1.0: TTFS codes each nonzero pixel of
+    a natural image as one spike). Per layer, in order:
+    input_spikes = previous layer's output_spikes (the image's for the first layer),
+    output_spikes = r x neurons if the layer fires else 0,
+    synops = input_spikes x fan_out (0 for pooling, which has no synapses),
+    time_steps = T.
+    """
+    max_rate = 1.0 if workload.coding.startswith("ttfs") else float(workload.time_window)
+    require(
+        0 <= spike_rate <= max_rate,
+        "spike_rate",
+        f"must be in [0, {max_rate:g}] for coding {workload.coding!r}",
+        spike_rate,
+    )
+    in_rate = DEFAULT_INPUT_RATE if input_rate is None else input_rate
+    require(0 <= in_rate <= max_rate, "input_rate", f"must be in [0, {max_rate:g}]", in_rate)
+    layers = []
+    spikes = in_rate * (workload.layers[0].input_neurons if workload.layers else 0)
+    for layer in workload.layers:
+        out = spike_rate * layer.neurons if layer.fires else 0.0
+        synops = 0.0 if layer.kind == "pool" else spikes * layer.fan_out
+        layers.append(
+            dataclasses.replace(
+                layer,
+                input_spikes=spikes,
+                output_spikes=out,
+                synops=synops,
+                time_steps=float(workload.time_window),
+            )
+        )
+        spikes = out
+    return dataclasses.replace(
+        workload,
+        layers=tuple(layers),
+        source=f"assumed spike rate {spike_rate:g}, input rate {in_rate:g}",
+    )
+
+
+def model_workload(
+    model: str,
+    input_size: int,
+    channels: int,
+    num_classes: int,
+    weight_bits: int,
+    weight_format: str,
+    coding: str,
+    time_window: int,
+    accumulator_bits: int,
+) -> Workload:
+    """The static workload of a built-in model (no activity)."""
+    from dse.architecture import static_workload
+
+    if model == "vgg16":
+        from plugins.models.vgg16 import VGG16
+
+        builder = VGG16()
+    else:
+        from plugins.models.small_cnn import SmallCNN
+
+        builder = SmallCNN()
+    arch = builder.build((channels, input_size, input_size), num_classes)
+    return static_workload(
+        arch,
+        weight_bits=weight_bits,
+        weight_format=weight_format,  # type: ignore[arg-type]
+        coding=coding,
+        time_window=time_window,
+        accumulator_bits=accumulator_bits,
+    )
+
+
+def load_hardware(name: str, overrides: list[str] | None = None):
+    """Compose ``conf/hardware/<name>.yaml`` with Hydra and instantiate it.
+
+    ``overrides`` are ``key=value`` strings relative to the hardware node;
+    ``technology=<node>`` selects ``conf/hardware/technology/<node>.yaml``.
+    """
+    from hydra import compose, initialize_config_dir
+    from hydra.errors import HydraException
+    from hydra.utils import instantiate
+    from omegaconf.errors import OmegaConfBaseException
+
+    require(name in HARDWARE, "--hardware", f"must be one of {list(HARDWARE)} or all", name)
+    hydra_overrides = [f"+hardware={name}"]
+    for item in overrides or []:
+        require("=" in item, "--set", "must be key=value", item)
+        key, value = item.split("=", 1)
+        key = key.removeprefix("hardware.")
+        if key == "technology":
+            hydra_overrides.append(f"hardware/technology={value}")
+        else:
+            hydra_overrides.append(f"hardware.{key}={value}")
+    try:
+        with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+            cfg = compose(overrides=hydra_overrides)
+    except (HydraException, OmegaConfBaseException) as err:
+        first = str(err).strip().splitlines()
+        if any(o.startswith("hardware/technology=") for o in hydra_overrides) and (
+            "technology" in str(err)
+        ):
+            from plugins.hardware.technology import known_nodes
+
+            raise ConfigError(
+                f"hardware.technology must be one of {known_nodes()} ({first[0]})"
+            ) from None
+        raise ConfigError(f"--set: {' '.join(first[:2])}") from None
+    try:
+        return instantiate(cfg.hardware)
+    except Exception as err:  # instantiate wraps the plugin's ConfigError
+        cause = err
+        while cause.__cause__ is not None and not isinstance(cause, DseError):
+            cause = cause.__cause__
+        if isinstance(cause, DseError):
+            raise cause from None
+        raise
+
+
+# ----------------------------------------------------------------------------- output
+
+
+def format_report(name: str, hw: object, report: HardwareReport, workload: Workload) -> str:
+    """A readable per-layer table with totals."""
+    head = (
+        f"{'layer':<9}{'kind':<7}{'neurons':>9}{'synops M':>10}{'compute':>9}{'sram':>9}"
+        f"{'dram':>9}{'leak':>8}{'total uJ':>10}{'cycles':>10}{'util':>6}"
+    )
+    tech = getattr(hw, "tech", None)
+    lines = [
+        f"== {name}: {getattr(hw, 'num_pes', '?')} PEs, {getattr(hw, 'clock_mhz', '?')} MHz, "
+        f"{tech.name if tech else '?'} ==",
+        head,
+        "-" * len(head),
+    ]
+    for layer, cost in zip(workload.layers, report.layers, strict=True):
+        e = cost.energy
+        lines.append(
+            f"{cost.name:<9}{layer.kind:<7}{layer.neurons:>9d}{cost.synops / 1e6:>10.3f}{e.compute_uj:>9.2f}"
+            f"{e.sram_uj:>9.2f}{e.dram_uj:>9.2f}{e.leakage_uj:>8.2f}{e.total_uj:>10.2f}"
+            f"{cost.cycles:>10d}{cost.pe_utilization:>6.0%}"
+        )
+    b = report.breakdown
+    lines += [
+        "-" * len(head),
+        f"{'total':<25}{sum(c.synops for c in report.layers) / 1e6:>10.3f}{b.compute_uj:>9.2f}"
+        f"{b.sram_uj:>9.2f}{b.dram_uj:>9.2f}{b.leakage_uj:>8.2f}{report.energy_uj:>10.2f}"
+        f"{report.cycles:>10d}{report.pe_utilization:>6.0%}",
+        f"energy {report.energy_uj:.4g} uJ (on chip {report.energy_uj - b.dram_uj:.4g} uJ)   "
+        f"latency {report.latency_ms:.4g} ms   area {report.area_mm2:.4g} mm2   "
+        f"{report.pj_per_synop:.4g} pJ per {'MAC' if name == 'ann_accelerator' else 'synop'}",
+    ]
+    return "\n".join(lines)
+
+
+def format_comparison(reports: dict[str, HardwareReport]) -> str:
+    head = f"{'hardware':<17}{'energy uJ':>11}{'on-chip uJ':>12}{'latency ms':>12}{'area mm2':>10}"
+    lines = [head, "-" * len(head)]
+    for name, r in reports.items():
+        lines.append(
+            f"{name:<17}{r.energy_uj:>11.2f}{r.energy_uj - r.breakdown.dram_uj:>12.2f}"
+            f"{r.latency_ms:>12.4g}{r.area_mm2:>10.3f}"
+        )
+    base = reports.get("ttfs_processor")
+    if base is not None and base.energy_uj > 0:
+        for name, r in reports.items():
+            if name != "ttfs_processor":
+                lines.append(f"{name} / ttfs_processor energy: {r.energy_uj / base.energy_uj:.3f}x")
+    return "\n".join(lines)
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="dse-estimate",
+        description=(
+            "Estimate energy, latency and area of one inference on the hardware models "
+            "WITHOUT training: the activity is an assumed spike rate (default "
+            f"{DEFAULT_SPIKE_RATE}) or read from a saved workload file."
+        ),
+        epilog=(
+            "Example: dse-estimate --model vgg16 --input-size 32 --num-classes 10 "
+            "--hardware all --set num_pes=64 --set technology=45nm"
+        ),
+    )
+    p.add_argument("--model", choices=["vgg16", "small_cnn"], default="vgg16")
+    p.add_argument("--input-size", type=int, default=32, help="input height = width (pixels)")
+    p.add_argument("--channels", type=int, default=3, help="input channels")
+    p.add_argument("--num-classes", type=int, default=10)
+    p.add_argument(
+        "--hardware", choices=[*HARDWARE, "all"], default="ttfs_processor", help="model to price"
+    )
+    p.add_argument("--weight-bits", type=int, default=5, help="storage bits per weight")
+    p.add_argument("--weight-format", choices=["log", "uniform", "float"], default="log")
+    p.add_argument("--coding", default="ttfs_log", help="coding name recorded in the workload")
+    p.add_argument("--time-window", type=int, default=8, help="time steps T of the coding")
+    p.add_argument("--accumulator-bits", type=int, default=16, help="membrane potential width")
+    p.add_argument(
+        "--spike-rate",
+        type=float,
+        default=None,
+        help=f"spikes per neuron per inference (default {DEFAULT_SPIKE_RATE}; "
+        "with --workload: replaces the file's activity)",
+    )
+    p.add_argument(
+        "--input-rate",
+        type=float,
+        default=None,
+        help=f"spikes per input pixel (default {DEFAULT_INPUT_RATE}: every pixel fires once)",
+    )
+    p.add_argument(
+        "--workload",
+        type=Path,
+        default=None,
+        help="Workload JSON (Workload.save); overrides --model",
+    )
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="hardware override, repeatable: num_pes=64, clock_mhz=100, technology=45nm",
+    )
+    p.add_argument("--json", action="store_true", help="print machine-readable JSON only")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.workload is not None:
+            require(
+                args.workload.is_file(),
+                "--workload",
+                "must be an existing file",
+                str(args.workload),
+            )
+            workload = Workload.load(args.workload)
+            if args.spike_rate is not None:
+                workload = assumed_activity(workload, args.spike_rate, args.input_rate)
+        else:
+            for flag, value in (
+                ("--input-size", args.input_size),
+                ("--channels", args.channels),
+                ("--num-classes", args.num_classes),
+                ("--weight-bits", args.weight_bits),
+                ("--time-window", args.time_window),
+                ("--accumulator-bits", args.accumulator_bits),
+            ):
+                require(value >= 1, flag, "must be >= 1", value)
+            static = model_workload(
+                args.model,
+                args.input_size,
+                args.channels,
+                args.num_classes,
+                args.weight_bits,
+                args.weight_format,
+                args.coding,
+                args.time_window,
+                args.accumulator_bits,
+            )
+            rate = DEFAULT_SPIKE_RATE if args.spike_rate is None else args.spike_rate
+            workload = assumed_activity(static, rate, args.input_rate)
+        names = list(HARDWARE) if args.hardware == "all" else [args.hardware]
+        models = {name: load_hardware(name, args.overrides) for name in names}
+        reports = {name: hw.estimate(workload) for name, hw in models.items()}
+    except DseError as err:
+        print(f"dse-estimate: error: {err}", file=sys.stderr)
+        return 2
+    if args.json:
+        out = {
+            "workload": {
+                "network": workload.network,
+                "coding": workload.coding,
+                "time_window": workload.time_window,
+                "accumulator_bits": workload.accumulator_bits,
+                "source": workload.source,
+                "total_synops": workload.total_synops,
+                "total_spikes": workload.total_spikes,
+                "total_weights": workload.total_weights,
+            },
+            "reports": {name: dataclasses.asdict(r) for name, r in reports.items()},
+        }
+        print(json.dumps(out, indent=2))
+        return 0
+    first = workload.layers[0] if workload.layers else None
+    print(
+        f"{workload.network}  coding {workload.coding}  T={workload.time_window}  "
+        f"accumulator {workload.accumulator_bits} bits  weights "
+        f"{first.weight_bits if first else '?'}-bit {first.weight_format if first else ''}\n"
+        f"activity: {workload.source}   synops {workload.total_synops:.4g}   "
+        f"spikes {workload.total_spikes:.4g}   weights {workload.total_weights:,}\n"
+    )
+    for name, report in reports.items():
+        print(format_report(name, models[name], report, workload) + "\n")
+    if len(reports) > 1:
+        print(format_comparison(reports))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
