@@ -400,8 +400,13 @@ def _child_runs(client: mlflow.MlflowClient, parent_run_id: str) -> list:
             return runs
 
 
+# Flattened config keys that never describe the design (bookkeeping of the run itself).
+_NOT_DESIGN = ("tracking.", "paths.", "cache.", "search.", "hydra.")
+
+
 def _varying(points: list[TrialPoint]) -> list[str]:
-    keys = sorted({k for p in points for k in p.params})
+    """Params that differ across the children: the design parameters the sweep varied."""
+    keys = sorted({k for p in points for k in p.params if not k.startswith(_NOT_DESIGN)})
     return [k for k in keys if len({p.params.get(k) for p in points}) > 1]
 
 

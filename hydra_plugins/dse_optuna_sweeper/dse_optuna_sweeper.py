@@ -1,0 +1,365 @@
+"""The Hydra sweeper: a multi-objective Optuna study whose trials are design points."""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from hydra.core.utils import JobReturn, JobStatus
+from hydra.plugins.sweeper import Sweeper
+from hydra.types import HydraContext, TaskFunction
+from omegaconf import DictConfig, OmegaConf
+
+from dse.errors import ConfigError, DseError, require
+from dse.pareto import Constraint, FrontSummary, Objective
+
+# Registers the ConfigStore entries when Hydra's plugin discovery imports this module.
+from hydra_plugins.dse_optuna_sweeper import config as _config  # noqa: F401
+from hydra_plugins.dse_optuna_sweeper._search_space import format_value, parse_search_space
+
+if TYPE_CHECKING:
+    import optuna
+
+log = logging.getLogger(__name__)
+
+DEFAULT_OBJECTIVES = (Objective("snn_accuracy", "maximize"), Objective("energy_uj", "minimize"))
+TAG_STATE = "optuna.trial_state"
+CALLBACK_TARGET = "dse.tracking.SweepCallback"
+
+
+class DseOptunaSweeper(Sweeper):
+    """Multi-objective Optuna search over design points (bits, time windows, PEs, ...).
+
+    Each batch asks ``n_jobs`` trials from the sampler, launches them through Hydra's
+    launcher (``hydra/launcher=joblib`` runs them in parallel) with the trial's parameters
+    plus ``++tracking.tags.optuna_trial=<number>`` and ``++tracking.tags.optuna_study=<name>``
+    as overrides, and tells Optuna the objective values (``search.objectives`` of the task
+    config) and the constraint violations (``search.constraints``, via
+    ``trial.set_constraint``). A trial whose job raises is told as FAIL and the sweep goes
+    on, until failures exceed ``max_failure_rate * n_trials``. After each batch the child
+    MLflow runs get tag ``optuna.trial_state`` and the front on the parent run is updated
+    (:func:`dse.pareto.record_sweep_front`).
+
+    Resuming: with a ``storage`` and ``load_if_exists``, running the same command again
+    loads the study ``study_name`` and adds ``n_trials`` more. The sampler's seed is then
+    offset by the number of trials already in the study, so a seeded sampler continues
+    instead of repeating the first invocation's proposals; a fresh study uses the seed as is.
+    """
+
+    def __init__(
+        self,
+        sampler: Any = None,
+        params: Mapping[str, str] | None = None,
+        n_trials: int = 20,
+        n_jobs: int = 1,
+        storage: str | None = None,
+        study_name: str = "dse",
+        load_if_exists: bool = True,
+        max_failure_rate: float = 0.5,
+    ) -> None:
+        require(n_trials >= 1, "hydra.sweeper.n_trials", "must be >= 1", n_trials)
+        require(n_jobs >= 1, "hydra.sweeper.n_jobs", "must be >= 1", n_jobs)
+        require(
+            0.0 <= max_failure_rate <= 1.0,
+            "hydra.sweeper.max_failure_rate",
+            "must be in [0, 1]",
+            max_failure_rate,
+        )
+        require(bool(study_name), "hydra.sweeper.study_name", "must not be empty", study_name)
+        self.sampler_config = sampler
+        self.params = dict(params or {})
+        self.n_trials = n_trials
+        self.n_jobs = n_jobs
+        self.storage = storage
+        self.study_name = study_name
+        self.load_if_exists = load_if_exists
+        self.max_failure_rate = max_failure_rate
+        self.config: DictConfig | None = None
+        self.hydra_context: HydraContext | None = None
+        self.launcher: Any = None
+        self.job_idx = 0
+        self.seed: int | None = None
+
+    def setup(
+        self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig
+    ) -> None:
+        from hydra.core.plugins import Plugins
+
+        self.config = config
+        self.hydra_context = hydra_context
+        self.launcher = Plugins.instance().instantiate_launcher(
+            hydra_context=hydra_context, task_function=task_function, config=config
+        )
+
+    # ------------------------------------------------------------------ configuration
+
+    def _objectives(self) -> list[Objective]:
+        assert self.config is not None
+        node = OmegaConf.select(self.config, "search.objectives")
+        if not node:
+            return list(DEFAULT_OBJECTIVES)
+        return [Objective.from_config(o) for o in OmegaConf.to_container(node, resolve=True)]
+
+    def _constraints(self) -> list[Constraint]:
+        assert self.config is not None
+        node = OmegaConf.select(self.config, "search.constraints") or []
+        return [Constraint.parse(c) for c in node]
+
+    def _create_study(self, directions: list[str]) -> optuna.Study:
+        import optuna
+        from hydra.utils import instantiate
+
+        storage = self.storage
+        if storage and storage.startswith("sqlite:///"):
+            Path(storage[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            study = optuna.create_study(
+                storage=storage,
+                study_name=self.study_name,
+                directions=directions,
+                load_if_exists=self.load_if_exists,
+            )
+        except optuna.exceptions.DuplicatedStudyError:
+            raise ConfigError(
+                f"hydra.sweeper.study_name: study {self.study_name!r} already exists in "
+                f"{storage} and load_if_exists is false; choose another name"
+            ) from None
+        old = [d.name.lower() for d in study.directions]
+        if old != directions:
+            raise ConfigError(
+                f"search.objectives: study {self.study_name!r} in {storage} was created with "
+                f"directions {old}, not {directions}; use another hydra.sweeper.study_name"
+            )
+        sampler_cfg = self.sampler_config
+        if sampler_cfg is None:
+            sampler_cfg = OmegaConf.create({"_target_": "optuna.samplers.TPESampler"})
+        seed = OmegaConf.select(sampler_cfg, "seed") if "seed" in sampler_cfg else None
+        self.seed = int(seed) + len(study.trials) if seed is not None else None
+        kwargs = {"seed": self.seed} if seed is not None else {}
+        study.sampler = instantiate(sampler_cfg, **kwargs)
+        return study
+
+    # ------------------------------------------------------------------ the loop
+
+    def sweep(self, arguments: list[str]) -> FrontSummary | None:
+        import optuna
+        from optuna.trial import TrialState
+
+        assert self.config is not None and self.hydra_context is not None
+        lines = [f"{k}={v}" for k, v in self.params.items()] + list(arguments)
+        space, fixed = parse_search_space(lines, self.hydra_context.config_loader)
+        if not space:
+            raise ConfigError(
+                "hydra.sweeper.params: the search space is empty; give e.g. "
+                "hydra.sweeper.params.quantizer.bits='choice(3,4,5)' or a sweep on the "
+                "command line (quantizer.bits=3,4,5)"
+            )
+        objectives = self._objectives()
+        constraints = self._constraints()
+        directions = [o.direction for o in objectives]
+        optuna.logging.set_verbosity(optuna.logging.WARNING)  # the sweeper reports each trial
+        study = self._create_study(directions)
+        start = len(study.trials)
+        sweep_dir = Path(self.config.hydra.sweep.dir)
+        sweep_dir.mkdir(parents=True, exist_ok=True)
+        OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
+        log.info(
+            "Optuna study %r (%s): %d trials so far, adding %d; sampler %s (seed %s); "
+            "objectives %s%s",
+            self.study_name,
+            self.storage or "in memory",
+            start,
+            self.n_trials,
+            type(study.sampler).__name__,
+            self.seed,
+            ", ".join(f"{o.direction} {o.metric}" for o in objectives),
+            f"; constraints {', '.join(map(str, constraints))}" if constraints else "",
+        )
+
+        tracker = _Tracker(self.config, self.study_name)
+        summary: FrontSummary | None = None
+        failures, done, last_error = 0, 0, ""
+        while done < self.n_trials:
+            batch = [study.ask(space) for _ in range(min(self.n_jobs, self.n_trials - done))]
+            overrides = [
+                [
+                    *fixed,
+                    *(f"{k}={format_value(v)}" for k, v in t.params.items()),
+                    f"++tracking.tags.optuna_trial={t.number}",
+                    f"++tracking.tags.optuna_study={format_value(self.study_name)}",
+                ]
+                for t in batch
+            ]
+            self.validate_batch_is_legal(overrides)
+            returns = self.launcher.launch(overrides, initial_job_idx=self.job_idx)
+            self.job_idx += len(batch)
+            states: dict[int, tuple[str, str | None]] = {}
+            for trial, ret in zip(batch, returns, strict=True):
+                error, metrics = _outcome(ret, objectives)
+                params = " ".join(f"{k}={format_value(v)}" for k, v in trial.params.items())
+                if error is None:
+                    assert metrics is not None
+                    try:
+                        for c in constraints:
+                            trial.set_constraint(str(c), c.violation(metrics))
+                    except ConfigError:
+                        study.tell(trial, state=TrialState.FAIL)
+                        raise
+                    run_id = metrics.get("mlflow_run_id")
+                    if isinstance(run_id, str):
+                        trial.set_user_attr("mlflow_run_id", run_id)
+                    study.tell(trial, [float(metrics[o.metric]) for o in objectives])
+                    states[trial.number] = ("COMPLETE", run_id if isinstance(run_id, str) else None)
+                    values = " ".join(
+                        f"{o.metric}={float(metrics[o.metric]):.4g}" for o in objectives
+                    )
+                    feasible = all(c.satisfied(metrics) for c in constraints)
+                    log.info(
+                        "[trial %d] %s -> %s%s",
+                        trial.number,
+                        params,
+                        values,
+                        "" if feasible else " (violates a constraint)",
+                    )
+                else:
+                    failures += 1
+                    last_error = error
+                    trial.set_user_attr("error", error[:2000])
+                    study.tell(trial, state=TrialState.FAIL)
+                    states[trial.number] = ("FAIL", None)
+                    log.warning("[trial %d] %s -> FAILED: %s", trial.number, params, error)
+            done += len(batch)
+            summary = tracker.after_batch(states, objectives, constraints)
+            if failures > self.max_failure_rate * self.n_trials:
+                raise DseError(
+                    f"stopping the sweep: {failures} of {done} trials failed, more than "
+                    f"hydra.sweeper.max_failure_rate={self.max_failure_rate} x n_trials="
+                    f"{self.n_trials}. Last error: {last_error}"
+                )
+
+        self._report(study, start, summary, tracker)
+        return summary
+
+    def _report(
+        self,
+        study: optuna.Study,
+        start: int,
+        summary: FrontSummary | None,
+        tracker: _Tracker,
+    ) -> None:
+        assert self.config is not None
+        from optuna.trial import TrialState
+
+        added = study.trials[start:]
+        complete = sum(t.state == TrialState.COMPLETE for t in added)
+        print(
+            f"\nOptuna study {self.study_name!r}: {complete} of {len(added)} new trials "
+            f"complete, {len(study.trials)} trials in all."
+        )
+        # dse.tracking.SweepCallback prints the front and the MLflow command itself at the end.
+        if not tracker.callback_prints:
+            if summary is not None:
+                print(summary.table())
+            elif len(study.directions) > 1:
+                print(f"Pareto-optimal trials: {[t.number for t in study.best_trials]}")
+            if tracker.uri:
+                print(f"Browse the runs:    mlflow ui --backend-store-uri {tracker.uri}")
+        if self.storage:
+            print(f"Browse the study:   optuna-dashboard {self.storage}")
+
+
+def _outcome(ret: JobReturn, objectives: Sequence[Objective]) -> tuple[str | None, dict | None]:
+    """(error, metrics) of one job: exactly one of them is None."""
+    if ret.status != JobStatus.COMPLETED:
+        err = ret._return_value  # the exception the job raised (JobReturn keeps it here)
+        return f"{type(err).__name__}: {err}", None
+    value = ret.return_value
+    if isinstance(value, DictConfig):
+        value = OmegaConf.to_container(value, resolve=True)
+    if not isinstance(value, Mapping):
+        return f"the task function returned {type(value).__name__}, not a dict of metrics", None
+    missing = [o.metric for o in objectives if o.metric not in value]
+    if missing:
+        return (
+            f"the design point returned no {', '.join(missing)} "
+            f"(returned: {', '.join(map(str, value))}); check search.objectives",
+            None,
+        )
+    for o in objectives:
+        v = value[o.metric]
+        if not isinstance(v, (int, float)) or not math.isfinite(float(v)):
+            return f"objective {o.metric} is {v!r}, not a finite number", None
+    return None, dict(value)
+
+
+class _Tracker:
+    """MLflow side of the sweep: trial-state tags on child runs and the parent's front."""
+
+    def __init__(self, config: DictConfig, study_name: str) -> None:
+        self.study_name = study_name
+        self.uri: str | None = OmegaConf.select(config, "tracking.uri")
+        callbacks = OmegaConf.select(config, "hydra.callbacks") or {}
+        self.callback_prints = any(
+            OmegaConf.select(cb, "_target_") == CALLBACK_TARGET for cb in callbacks.values()
+        )
+        self.sweep_dir = Path(config.hydra.sweep.dir)
+        self._client: Any = None
+        self._warned = False
+
+    def _parent(self) -> str | None:
+        try:
+            from dse.tracking import read_parent_run_id
+        except ImportError:  # the sweeper is usable without the dse orchestrator
+            path = self.sweep_dir / ".dse_parent_run"
+            return path.read_text().strip() if path.exists() else None
+        return read_parent_run_id(self.sweep_dir)
+
+    def _connect(self) -> Any:
+        if self._client is None:
+            try:
+                from dse.tracking import connect
+            except ImportError:
+                from mlflow import MlflowClient as connect  # noqa: N813
+            self._client = connect(self.uri)
+        return self._client
+
+    def after_batch(
+        self,
+        states: Mapping[int, tuple[str, str | None]],
+        objectives: Sequence[Objective],
+        constraints: Sequence[Constraint],
+    ) -> FrontSummary | None:
+        parent = self._parent() if self.uri else None
+        if parent is None:
+            if not self._warned:
+                log.warning(
+                    "No MLflow parent run in %s (is %s registered in hydra.callbacks?): "
+                    "the Pareto front is not recorded in MLflow",
+                    self.sweep_dir,
+                    CALLBACK_TARGET,
+                )
+                self._warned = True
+            return None
+        from dse.pareto import record_sweep_front
+
+        client = self._connect()
+        for number, (state, run_id) in states.items():
+            for rid in [run_id] if run_id else self._find_runs(client, parent, number):
+                client.set_tag(rid, TAG_STATE, state)
+        return record_sweep_front(client, parent, objectives, constraints)
+
+    def _find_runs(self, client: Any, parent: str, number: int) -> list[str]:
+        """Child runs of a trial (a failed one returns no run id), found by their tags."""
+        experiment = client.get_run(parent).info.experiment_id
+        study = self.study_name.replace("'", "\\'")
+        runs = client.search_runs(
+            [experiment],
+            filter_string=(
+                f"tags.mlflow.parentRunId = '{parent}' and tags.optuna_trial = '{number}' "
+                f"and tags.optuna_study = '{study}'"
+            ),
+        )
+        return [r.info.run_id for r in runs]

@@ -1,0 +1,166 @@
+"""The sweeper end to end on a toy Hydra app: real Optuna and MLflow stores in tmp_path."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from dse.pareto import pareto_mask
+
+APP = Path(__file__).with_name("toy_app.py")
+
+CONFIG = """\
+defaults:
+  - override hydra/sweeper: dse_optuna
+  - _self_
+seed: 0
+x: 1
+y: 0.5
+fail_trial: -1
+cheat_trial: -1
+paths:
+  outputs: {out}
+tracking:
+  uri: sqlite:///${{paths.outputs}}/mlflow.db
+  experiment: toy
+  run_name: null
+  tags: {{}}
+search:
+  objectives:
+    - {{metric: snn_accuracy, direction: maximize}}
+    - {{metric: energy_uj, direction: minimize}}
+  constraints: ["area_mm2 <= 2"]
+hydra:
+  sweep:
+    dir: ${{paths.outputs}}/multirun/${{now:%H-%M-%S-%f}}
+  callbacks:
+    sweep_tracking:
+      _target_: dse.tracking.SweepCallback
+  sweeper:
+    n_trials: 4
+    params:
+      x: range(1, 9)
+      y: interval(0, 1)
+"""
+
+
+@pytest.fixture()
+def app(tmp_path: Path):
+    conf = tmp_path / "conf"
+    conf.mkdir()
+    out = tmp_path / "outputs"
+    (conf / "config.yaml").write_text(CONFIG.format(out=out))
+
+    def run(*overrides: str, check: bool = True) -> subprocess.CompletedProcess:
+        cmd = [sys.executable, str(APP), "--config-dir", str(conf), "-m", *overrides]
+        proc = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+        if check and proc.returncode != 0:
+            raise AssertionError(f"exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
+        return proc
+
+    return run, out
+
+
+def children(out: Path):
+    import mlflow
+
+    client = mlflow.MlflowClient(f"sqlite:///{out}/mlflow.db")
+    exp = client.get_experiment_by_name("toy").experiment_id
+    parents = client.search_runs([exp], "tags.`dse.kind` = 'sweep'")
+    return (
+        client,
+        parents,
+        [
+            r
+            for p in parents
+            for r in client.search_runs([exp], f"tags.mlflow.parentRunId = '{p.info.run_id}'")
+        ],
+    )
+
+
+def study(out: Path, name: str = "dse"):
+    import optuna
+
+    return optuna.load_study(study_name=name, storage=f"sqlite:///{out}/optuna.db")
+
+
+def test_sweep_records_front_failures_constraints_and_resumes(app, tmp_path: Path) -> None:
+    run, out = app
+    first = run("fail_trial=1", "cheat_trial=2")
+    client, parents, runs = children(out)
+    assert len(parents) == 1 and len(runs) == 4
+    parent = parents[0].info.run_id
+    states = {r.data.tags["optuna_trial"]: r for r in runs}
+    # the failing trial: FAILED run, told to Optuna as FAIL, the sweep went on
+    assert states["1"].info.status == "FAILED"
+    assert states["1"].data.tags["optuna.trial_state"] == "FAIL"
+    assert "diverged" in states["1"].data.tags["dse.error"]
+    assert "[trial 1]" in first.stderr + first.stdout and "FAILED" in first.stderr + first.stdout
+    # the infeasible point dominates everything yet is never Pareto-optimal
+    assert states["2"].data.tags["dse.pareto_optimal"] == "false"
+    assert states["2"].data.tags["dse.feasible"] == "false"
+    assert all(states[k].data.tags["optuna.trial_state"] == "COMPLETE" for k in ("0", "2", "3"))
+    s = study(out)
+    assert [t.state.name for t in s.trials] == ["COMPLETE", "FAIL", "COMPLETE", "COMPLETE"]
+    assert s.trials[2].constraints["area_mm2 <= 2"] > 0
+    assert s.trials[0].user_attrs["mlflow_run_id"] == states["0"].info.run_id
+    # run params carry the proposed values
+    assert states["0"].data.params["x"] == str(s.trials[0].params["x"])
+    assert "optuna-dashboard sqlite:///" in first.stdout and "mlflow ui" in first.stdout
+
+    # same command again with more trials: the study and the parent run continue
+    run("fail_trial=1", "cheat_trial=2", "hydra.sweeper.n_trials=3")
+    client, parents, runs = children(out)
+    assert len(parents) == 1 and parents[0].info.run_id == parent
+    assert len(runs) == 7 and len(study(out).trials) == 7
+    assert sorted(int(r.data.tags["optuna_trial"]) for r in runs) == list(range(7))
+
+    # the Pareto tags agree with a front computed here from the children's metrics
+    done = [r for r in runs if r.info.status == "FINISHED"]
+    vals = np.array([[r.data.metrics["snn_accuracy"], r.data.metrics["energy_uj"]] for r in done])
+    feas = np.array([r.data.metrics["area_mm2"] <= 2 for r in done])
+    expect = pareto_mask(vals, ["maximize", "minimize"], feas)
+    got = np.array([r.data.tags["dse.pareto_optimal"] == "true" for r in done])
+    assert (got == expect).all() and expect.any()
+    # hypervolume history: one point per batch (n_jobs=1), never decreasing
+    history = client.get_metric_history(parent, "hypervolume")
+    steps = [h.step for h in history]
+    assert steps == sorted(steps) and steps[-1] == len(done)
+    values = [h.value for h in history]
+    assert values == sorted(values) and values[-1] > 0
+    art = Path(client.download_artifacts(parent, "", str(tmp_path / "dl")))
+    for name in ("pareto_front.png", "pareto_front.svg", "pareto_front.csv", "pareto_summary.json"):
+        assert (art / name).stat().st_size > 0
+
+
+def test_failure_rate_stops_the_sweep(app) -> None:
+    run, out = app
+    proc = run(
+        "fail_trial=0",
+        "hydra.sweeper.max_failure_rate=0.0",
+        "hydra.sweeper.n_trials=5",
+        check=False,
+    )
+    assert proc.returncode != 0
+    assert "max_failure_rate" in proc.stderr and "1 of 1 trials failed" in proc.stderr
+    assert len(study(out).trials) == 1
+
+
+@pytest.mark.slow
+def test_parallel_batches_with_joblib_launcher(app) -> None:
+    run, out = app
+    run(
+        "hydra/launcher=joblib",
+        "hydra.launcher.n_jobs=2",
+        "hydra.sweeper.n_jobs=2",
+        "hydra.sweeper.sampler.n_startup_trials=2",
+    )
+    client, parents, runs = children(out)
+    assert len(runs) == 4 and all(r.info.status == "FINISHED" for r in runs)
+    history = client.get_metric_history(parents[0].info.run_id, "hypervolume")
+    assert [h.step for h in history] == [2, 4]  # one record per batch of two
+    assert len({(r.data.params["x"], r.data.params["y"]) for r in runs}) == 4

@@ -1,0 +1,43 @@
+"""A tiny Hydra app standing in for `dse` in the sweeper tests.
+
+It records one MLflow child run per design point with the orchestrator's own tracking
+helpers (parent run from dse.tracking.SweepCallback), so the sweeper is exercised against
+real MLflow and Optuna stores in milliseconds per trial. Two knobs make outcomes certain
+whatever the sampler proposes: ``fail_trial`` raises in that Optuna trial, and
+``cheat_trial`` returns a point that dominates everything but breaks ``area_mm2 <= 2``.
+"""
+
+from __future__ import annotations
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig
+
+from dse import tracking
+
+
+@hydra.main(version_base="1.3", config_path=None, config_name="config")
+def main(cfg: DictConfig) -> dict:
+    client = tracking.connect(cfg.tracking.uri)
+    exp = tracking.experiment_id(client, cfg.tracking.experiment)
+    parent = tracking.read_parent_run_id(HydraConfig.get().sweep.dir)
+    run_id = tracking.start_design_run(client, exp, cfg, {}, f"x{cfg.x}", parent)
+    trial = int(cfg.tracking.tags.get("optuna_trial", -1))
+    if trial == cfg.fail_trial:
+        err = RuntimeError(f"toy design point {trial} diverged")
+        tracking.fail_design_run(client, run_id, err)
+        raise err
+    x, y = float(cfg.x), float(cfg.y)
+    metrics = {
+        "snn_accuracy": 50.0 + 8.0 * x - 10.0 * (y - 0.5) ** 2,
+        "energy_uj": x * x * (1.0 + y),
+        "area_mm2": 0.3 * x,
+    }
+    if trial == cfg.cheat_trial:
+        metrics = {"snn_accuracy": 999.0, "energy_uj": 0.001, "area_mm2": 5.0}
+    tracking.finish_design_run(client, run_id, metrics, {}, [])
+    return {**metrics, "mlflow_run_id": run_id}
+
+
+if __name__ == "__main__":
+    main()
