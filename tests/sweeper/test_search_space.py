@@ -1,0 +1,101 @@
+"""The search-space syntax, the ConfigStore entries and plugin discovery."""
+
+from __future__ import annotations
+
+import pytest
+from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+
+from dse.errors import ConfigError
+from hydra_plugins.dse_optuna_sweeper._search_space import format_value, parse_search_space
+
+
+def test_syntax_maps_to_optuna_distributions() -> None:
+    space, fixed = parse_search_space(
+        [
+            "quantizer.bits=choice(3,4,5,6)",
+            "coding.time_window=range(3, 9)",
+            "hardware.num_pes=tag(log, int(interval(4, 256)))",
+            "training.lr=tag(log, interval(1e-4, 1e-1))",
+            "training.dropout=interval(0.0, 0.5)",
+            "model.width=int(interval(8, 64))",
+            "coding=ttfs_log,rate",
+            "hardware.clock_mhz=range(100, 401, 100)",
+            "training.momentum=range(0.5, 1.0, 0.25)",
+            "training.epochs=12",
+            "+tracking.tags.owner=me",
+        ]
+    )
+    assert space == {
+        "quantizer.bits": CategoricalDistribution([3, 4, 5, 6]),
+        "coding.time_window": IntDistribution(3, 8),
+        "hardware.num_pes": IntDistribution(4, 256, log=True),
+        "training.lr": FloatDistribution(1e-4, 1e-1, log=True),
+        "training.dropout": FloatDistribution(0.0, 0.5),
+        "model.width": IntDistribution(8, 64),
+        "coding": CategoricalDistribution(["ttfs_log", "rate"]),
+        "hardware.clock_mhz": IntDistribution(100, 400, step=100),
+        "training.momentum": FloatDistribution(0.5, 0.75, step=0.25),
+    }
+    assert fixed == ["training.epochs=12", "+tracking.tags.owner=me"]
+
+
+def test_command_line_wins_over_params() -> None:
+    space, fixed = parse_search_space(["quantizer.bits=choice(3,4)", "quantizer.bits=5,6"])
+    assert space == {"quantizer.bits": CategoricalDistribution([5, 6])}
+    space, fixed = parse_search_space(["quantizer.bits=choice(3,4)", "quantizer.bits=5"])
+    assert space == {} and fixed == ["quantizer.bits=5"]
+
+
+@pytest.mark.parametrize(
+    "line, message",
+    [
+        ("a=range(5, 2)", "start < stop"),
+        ("a=tag(log, interval(0, 1))", "low > 0"),
+        ("a=interval(2, 1)", "low < high"),
+        ("a=tag(log, range(1, 9, 2))", "step 1"),
+        ("a=tag(log, range(0.5, 2.0, 0.5))", "needs integers"),
+        ("a=tag(linear, choice(1, 2))", "not understood"),
+        ("a=choice([1,2],[3])", "numbers, strings"),
+        ("a=choice(1,1,2)", "repeated"),
+    ],
+)
+def test_bad_search_spaces_name_the_key(line: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=rf"hydra.sweeper.params.a.*{message}"):
+        parse_search_space([line])
+
+
+def test_values_round_trip_through_hydra_overrides() -> None:
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    parser = OverridesParser.create()
+    for value in [3, 0.1, 1e-5, -2.5, True, None, "ttfs_log", "a b", "true", "it's", "1.5"]:
+        parsed = parser.parse_overrides([f"k={format_value(value)}"])[0].value()
+        assert parsed == value and type(parsed) is type(value)
+
+
+def test_discovery_and_config_store() -> None:
+    from hydra.core.config_store import ConfigStore
+    from hydra.core.plugins import Plugins
+    from hydra.plugins.sweeper import Sweeper
+
+    from hydra_plugins.dse_optuna_sweeper.dse_optuna_sweeper import DseOptunaSweeper
+
+    assert DseOptunaSweeper.__name__ in [c.__name__ for c in Plugins.instance().discover(Sweeper)]
+    repo = ConfigStore.instance().repo["hydra"]["sweeper"]
+    assert "dse_optuna.yaml" in repo
+    assert {"tpe.yaml", "nsgaii.yaml", "nsgaiii.yaml", "gp.yaml", "random.yaml"} <= set(
+        repo["sampler"]
+    )
+
+
+def test_constructor_validates_ranges() -> None:
+    from hydra_plugins.dse_optuna_sweeper.dse_optuna_sweeper import DseOptunaSweeper
+
+    for kwargs, field in [
+        ({"n_trials": 0}, "hydra.sweeper.n_trials"),
+        ({"n_jobs": 0}, "hydra.sweeper.n_jobs"),
+        ({"max_failure_rate": 1.5}, "hydra.sweeper.max_failure_rate"),
+        ({"study_name": ""}, "hydra.sweeper.study_name"),
+    ]:
+        with pytest.raises(ConfigError, match=field):
+            DseOptunaSweeper(**kwargs)
