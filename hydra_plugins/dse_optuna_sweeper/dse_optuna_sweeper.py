@@ -13,7 +13,7 @@ from hydra.plugins.sweeper import Sweeper
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf
 
-from dse.errors import ConfigError, DseError, require
+from dse.errors import ConfigError, require
 from dse.pareto import Constraint, FrontSummary, Objective
 
 # Registers the ConfigStore entries when Hydra's plugin discovery imports this module.
@@ -234,11 +234,14 @@ class DseOptunaSweeper(Sweeper):
             done += len(batch)
             summary = tracker.after_batch(states, objectives, constraints)
             if failures > self.max_failure_rate * self.n_trials:
-                raise DseError(
+                message = (
                     f"stopping the sweep: {failures} of {done} trials failed, more than "
                     f"hydra.sweeper.max_failure_rate={self.max_failure_rate} x n_trials="
                     f"{self.n_trials}. Last error: {last_error}"
                 )
+                tracker.stopped(message)
+                # One clear line, no traceback (the callback's on_multirun_end does not run).
+                raise SystemExit(f"error: {message}")
 
         self._report(study, start, summary, tracker)
         return summary
@@ -350,6 +353,14 @@ class _Tracker:
             for rid in [run_id] if run_id else self._find_runs(client, parent, number):
                 client.set_tag(rid, TAG_STATE, state)
         return record_sweep_front(client, parent, objectives, constraints)
+
+    def stopped(self, message: str) -> None:
+        """Mark the parent run FAILED with the reason (a resumed sweep reopens it)."""
+        parent = self._parent() if self.uri else None
+        if parent is not None:
+            client = self._connect()
+            client.set_tag(parent, "dse.error", message[:5000])
+            client.set_terminated(parent, "FAILED")
 
     def _find_runs(self, client: Any, parent: str, number: int) -> list[str]:
         """Child runs of a trial (a failed one returns no run id), found by their tags."""
