@@ -13,12 +13,17 @@ from dse.pareto import Constraint, Objective, pareto_mask, record_sweep_front
 OBJ = [Objective("snn_accuracy", "maximize"), Objective("energy_uj", "minimize")]
 
 
-@pytest.fixture()
-def store(tmp_path: Path):
+@pytest.fixture(scope="module")
+def client(tmp_path_factory: pytest.TempPathFactory):
     import mlflow
 
-    client = mlflow.MlflowClient(f"sqlite:///{tmp_path}/mlflow.db")
-    exp = client.create_experiment("t", artifact_location=(tmp_path / "art").as_uri())
+    # One SQLite store for the module: creating its tables costs seconds.
+    return mlflow.MlflowClient(f"sqlite:///{tmp_path_factory.mktemp('mlflow')}/mlflow.db")
+
+
+@pytest.fixture()
+def store(client, tmp_path: Path, request: pytest.FixtureRequest):
+    exp = client.create_experiment(request.node.name, artifact_location=(tmp_path / "art").as_uri())
     parent = client.create_run(exp, run_name="sweep").info.run_id
     return client, exp, parent
 
