@@ -1,0 +1,54 @@
+"""The real `dse -m experiment=pareto_digits`, shrunk to two one-epoch trials."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.slow
+def test_pareto_digits_sweep_end_to_end(tmp_path: Path) -> None:
+    import mlflow
+    import optuna
+
+    out = tmp_path / "outputs"
+    cmd = [
+        sys.executable,
+        "-m",
+        "dse.cli",
+        "-m",
+        "experiment=pareto_digits",
+        f"paths.outputs={out}",
+        "training.epochs=1",
+        "hydra.sweeper.n_trials=2",
+    ]
+    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "optuna-dashboard sqlite:///" in proc.stdout and "mlflow ui" in proc.stdout
+
+    study = optuna.load_study(study_name="pareto_digits", storage=f"sqlite:///{out}/optuna.db")
+    assert [t.state.name for t in study.trials] == ["COMPLETE", "COMPLETE"]
+    assert set(study.trials[0].params) == {
+        "quantizer.bits",
+        "coding.time_window",
+        "hardware.num_pes",
+    }
+    client = mlflow.MlflowClient(f"sqlite:///{out}/mlflow.db")
+    exp = client.get_experiment_by_name("snn-dse").experiment_id
+    (parent,) = client.search_runs([exp], "tags.`dse.kind` = 'sweep'")
+    runs = client.search_runs([exp], f"tags.mlflow.parentRunId = '{parent.info.run_id}'")
+    assert len(runs) == 2
+    for run in runs:
+        trial = study.trials[int(run.data.tags["optuna_trial"])]
+        assert run.data.tags["optuna.trial_state"] == "COMPLETE"
+        assert run.data.tags["dse.pareto_optimal"] in ("true", "false")
+        assert run.data.params["quantizer.bits"] == str(trial.params["quantizer.bits"])
+        assert run.data.metrics["energy_uj"] == pytest.approx(trial.values[1])
+    assert any(r.data.tags["dse.pareto_optimal"] == "true" for r in runs)
+    names = {a.path for a in client.list_artifacts(parent.info.run_id)}
+    assert {"pareto_front.png", "pareto_front.csv", "pareto_summary.json"} <= names
