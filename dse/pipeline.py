@@ -233,8 +233,10 @@ class DesignPoint:
         ann = self.plugins.training.fit(
             arch, data, self.plugins.quantizer, self.plugins.coding, seed=int(self.cfg.seed)
         )
+        import cloudpickle  # also pickles plugins' locally defined modules (by value)
+
         buffer = io.BytesIO()
-        torch.save(ann, buffer)
+        torch.save(ann, buffer, pickle_module=cloudpickle)
         self.cache.put("training", key, buffer.getvalue())
         return ann, "miss" if self.cache.enabled else "off"
 

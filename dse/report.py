@@ -10,6 +10,11 @@ from dse.interfaces import HardwareReport
 COMPONENTS = ("compute_uj", "sram_uj", "dram_uj", "leakage_uj")
 
 
+def _pp(value: float) -> str:
+    """Percentage points with a sign; no "-0.00" for a loss that rounds to zero."""
+    return f"{round(value, 2) + 0.0:+.2f}"
+
+
 def summary(
     choices: dict[str, str],
     metrics: dict[str, float],
@@ -24,8 +29,8 @@ def summary(
     lines = [
         f"design point  {chain}",
         "  accuracy    split   ANN        SNN        conversion loss",
-        f"              val     {m['val_ann_accuracy']:6.2f} %   {m['val_snn_accuracy']:6.2f} %   {m['val_conversion_loss']:+.2f} pp",
-        f"              test    {m['test_ann_accuracy']:6.2f} %   {m['test_snn_accuracy']:6.2f} %   {m['test_conversion_loss']:+.2f} pp",
+        f"              val     {m['val_ann_accuracy']:6.2f} %   {m['val_snn_accuracy']:6.2f} %   {_pp(m['val_conversion_loss'])} pp",
+        f"              test    {m['test_ann_accuracy']:6.2f} %   {m['test_snn_accuracy']:6.2f} %   {_pp(m['test_conversion_loss'])} pp",
         f"  hardware    energy {m['energy_uj']:.4g} uJ   latency {m['latency_ms']:.4g} ms   "
         f"area {m['area_mm2']:.4g} mm2   PE utilisation {100 * m['pe_utilization']:.0f} %",
         f"  activity    {m['spikes_per_inference']:.4g} spikes and {m['synops_per_inference']:.4g} "
