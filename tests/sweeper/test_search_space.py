@@ -99,3 +99,43 @@ def test_constructor_validates_ranges() -> None:
     ]:
         with pytest.raises(ConfigError, match=field):
             DseOptunaSweeper(**kwargs)
+
+
+@pytest.mark.parametrize("sampler", ["tpe", "nsgaii", "nsgaiii", "gp", "random", "bruteforce"])
+def test_pareto_digits_composes_with_every_sampler(sampler: str) -> None:
+    import optuna
+    from hydra import compose, initialize_config_dir
+    from hydra.utils import instantiate
+
+    from dse.config import register_schemas
+    from dse.plugins import CONF_DIR
+    from hydra_plugins.dse_optuna_sweeper.dse_optuna_sweeper import DseOptunaSweeper
+
+    register_schemas()
+    with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
+        cfg = compose(
+            "config",
+            overrides=["experiment=pareto_digits", f"hydra/sweeper/sampler={sampler}"],
+            return_hydra_config=True,
+        )
+    node = cfg.hydra.sweeper
+    assert node._target_.endswith("DseOptunaSweeper") and node.study_name == "pareto_digits"
+    space, fixed = parse_search_space([f"{k}={v}" for k, v in node.params.items()])
+    assert space == {
+        "quantizer.bits": CategoricalDistribution([3, 4, 5, 6]),
+        "coding.time_window": IntDistribution(3, 8),
+        "hardware.num_pes": IntDistribution(4, 256, log=True),
+    }
+    sweeper = instantiate(node, storage=None)  # in memory
+    assert isinstance(sweeper, DseOptunaSweeper)
+    sweeper.config = cfg
+    study = sweeper._create_study(["maximize", "minimize"])
+    assert (
+        type(study.sampler)
+        .__name__.lower()
+        .startswith(
+            {"bruteforce": "bruteforce", "gp": "gp", "random": "random"}.get(sampler, sampler[:3])
+        )
+    )
+    assert sweeper.seed == cfg.seed  # the top-level seed; a fresh study has no offset
+    assert isinstance(study.sampler, optuna.samplers.BaseSampler)

@@ -113,7 +113,9 @@ def test_sweep_records_front_failures_constraints_and_resumes(app, tmp_path: Pat
     assert "optuna-dashboard sqlite:///" in first.stdout and "mlflow ui" in first.stdout
 
     # same command again with more trials: the study and the parent run continue
-    run("fail_trial=1", "cheat_trial=2", "hydra.sweeper.n_trials=3")
+    second = run("fail_trial=1", "cheat_trial=2", "hydra.sweeper.n_trials=3")
+    # the seeded sampler continues (seed + trials so far) instead of replaying the first run
+    assert "4 trials so far, adding 3; sampler TPESampler (seed 4)" in second.stdout + second.stderr
     client, parents, runs = children(out)
     assert len(parents) == 1 and parents[0].info.run_id == parent
     assert len(runs) == 7 and len(study(out).trials) == 7
