@@ -166,3 +166,21 @@ def test_parallel_batches_with_joblib_launcher(app) -> None:
     history = client.get_metric_history(parents[0].info.run_id, "hypervolume")
     assert [h.step for h in history] == [2, 4]  # one record per batch of two
     assert len({(r.data.params["x"], r.data.params["y"]) for r in runs}) == 4
+
+
+def test_single_objective(app) -> None:
+    run, out = app
+    proc = run(
+        "search.objectives=[{metric: energy_uj, direction: minimize}]",
+        "search.constraints=[]",
+        "hydra.sweeper.n_trials=3",
+    )
+    s = study(out)
+    assert len(s.directions) == 1 and len(s.trials) == 3
+    client, parents, runs = children(out)
+    # one objective: the front is the best design point (ties would all be kept)
+    best = min(r.data.metrics["energy_uj"] for r in runs)
+    tagged = [r for r in runs if r.data.tags["dse.pareto_optimal"] == "true"]
+    assert [r.data.metrics["energy_uj"] for r in tagged] == [best]
+    assert s.best_value == pytest.approx(best)
+    assert "energy_uj" in proc.stdout
