@@ -1,0 +1,103 @@
+"""Training methods: determinism, divergence errors, CAT's module, config validation."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from dse.errors import ConfigError, TrainingError
+from dse.interfaces import DataSplits
+from plugins.codings import RateCoding, TTFSLogCoding
+from plugins.datasets.digits import Digits
+from plugins.models.small_cnn import SmallCNN
+from plugins.quantizers import LogQuantizer
+from plugins.training import ConversionAwareTraining, StandardTraining
+from plugins.training._network import WeightedLayer
+
+
+@pytest.fixture(scope="module")
+def digits() -> DataSplits:
+    return Digits().load()
+
+
+def _weights(module: torch.nn.Module) -> list[torch.Tensor]:
+    return [p.detach().clone() for p in module.parameters()]
+
+
+@pytest.mark.parametrize("method", [StandardTraining, ConversionAwareTraining])
+def test_same_seed_gives_identical_weights(method, digits) -> None:  # noqa: ANN001
+    arch = SmallCNN(channels=(8, 8)).build(digits.input_shape, digits.num_classes)
+    coding, quantizer = TTFSLogCoding(), LogQuantizer(5)
+    rng = torch.get_rng_state()
+    a = method(epochs=2).fit(arch, digits, quantizer, coding, seed=3)
+    b = method(epochs=2).fit(arch, digits, quantizer, coding, seed=3)
+    c = method(epochs=2).fit(arch, digits, quantizer, coding, seed=4)
+    assert torch.equal(torch.get_rng_state(), rng)  # the global RNG is left alone
+    wa, wb, wc = _weights(a.module), _weights(b.module), _weights(c.module)
+    assert all(torch.equal(x, y) for x, y in zip(wa, wb, strict=True))
+    assert not all(torch.equal(x, y) for x, y in zip(wa, wc, strict=True))
+    assert a.info["epochs"] == 2
+
+
+@pytest.mark.parametrize("method", [StandardTraining, ConversionAwareTraining])
+def test_diverging_loss_raises_training_error(method, digits) -> None:  # noqa: ANN001
+    arch = SmallCNN(channels=(8, 8)).build(digits.input_shape, digits.num_classes)
+    with pytest.raises(TrainingError, match="lower training.lr"):
+        method(epochs=3, lr=1e6, optimizer="sgd").fit(
+            arch, digits, LogQuantizer(5), TTFSLogCoding(), seed=0
+        )
+
+
+def test_cat_module_uses_quantized_weights_and_the_coding_activation(digits) -> None:  # noqa: ANN001
+    arch = SmallCNN(channels=(8, 8)).build(digits.input_shape, digits.num_classes)
+    quantizer, coding = LogQuantizer(4), RateCoding(time_window=4)
+    ann = ConversionAwareTraining(epochs=1).fit(arch, digits, quantizer, coding, seed=0)
+    assert ann.conversion_aware and ConversionAwareTraining.depends_on == ("quantizer", "coding")
+    x = digits.test.x[:16]
+    with torch.no_grad():
+        trace = ann.module.trace(x)
+    for i, layer in enumerate(ann.module.layers):
+        if isinstance(layer, WeightedLayer) and ann.module.fires[i]:
+            # QCFS activation at T = 4: only multiples of 1/4 in [0, 1]
+            values = trace[i] * 4
+            assert torch.equal(values, torch.round(values)) and values.max() <= 4
+    # eval forward = the same network with every weight on the quantizer's levels
+    layer = ann.module.layers[0]
+    w = layer.folded()[0]
+    expected = torch.nn.functional.conv2d(
+        torch.round(x.double() * 256) / 256, quantizer.quantize(w), layer.bias, 1, 1
+    )
+    assert torch.equal(layer(torch.round(x.double() * 256) / 256), expected)
+
+
+def test_zero_epochs_returns_an_untrained_network(digits) -> None:  # noqa: ANN001
+    arch = SmallCNN(channels=(8,), pool_after=(1,)).build(digits.input_shape, digits.num_classes)
+    ann = StandardTraining(epochs=0).fit(arch, digits, LogQuantizer(5), TTFSLogCoding(), seed=0)
+    assert not ann.conversion_aware and StandardTraining.depends_on == ()
+    assert ann.module(digits.test.x[:4]).shape == (4, 10)
+
+
+def test_cat_fine_tunes_from_standard_training(digits) -> None:  # noqa: ANN001
+    arch = SmallCNN(channels=(8, 8)).build(digits.input_shape, digits.num_classes)
+    method = ConversionAwareTraining(epochs=0, init="standard", pretrain_epochs=2)
+    ann = method.fit(arch, digits, LogQuantizer(5), TTFSLogCoding(), seed=0)
+    assert ann.info["pretrain_epochs"] == 2
+    with torch.no_grad():
+        acc = (ann.module(digits.test.x).argmax(1) == digits.test.y).float().mean()
+    assert acc > 0.3  # pretrained weights were loaded (chance is 0.1)
+
+
+@pytest.mark.parametrize(
+    ("field", "kwargs"),
+    [
+        ("training.epochs", {"epochs": -1}),
+        ("training.lr", {"lr": 0.0}),
+        ("training.optimizer", {"optimizer": "rmsprop"}),
+        ("training.lr_schedule", {"lr_schedule": "step"}),
+        ("training.batch_size", {"batch_size": 0}),
+        ("training.init", {"init": "imagenet"}),
+    ],
+)
+def test_invalid_config_names_the_field(field: str, kwargs: dict) -> None:
+    with pytest.raises(ConfigError, match=field):
+        ConversionAwareTraining(**kwargs)
