@@ -96,7 +96,9 @@ class WeightQuantizer(ABC):
 
     def fake_quantize(self, weight: torch.Tensor) -> torch.Tensor:
         """Quantize in the forward pass, identity gradient in the backward pass (STE)."""
-        return weight + (self.quantize(weight.detach()) - weight).detach()
+        # q + (w - w) is exactly q in the forward pass (w + (q - w) can round) and has
+        # gradient 1 with respect to w.
+        return self.quantize(weight.detach()) + (weight - weight.detach())
 
 
 # --------------------------------------------------------------------------- network
