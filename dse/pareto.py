@@ -38,6 +38,10 @@ TAG_PARETO = "dse.pareto_optimal"
 TAG_FEASIBLE = "dse.feasible"
 TAG_TRIAL = "optuna_trial"  # set through ``+tracking.tags.optuna_trial=N`` by the sweeper
 REFERENCE_PARAM = "hypervolume_reference."
+# The sweep's reference is fixed from its first trials, so it is pushed out by a whole range
+# (or |worst|): later, worse-than-first trials can still count. E.g. a first point at 90 %,
+# 40 uJ gives the reference (0 %, 80 uJ).
+REFERENCE_MARGIN = 1.0
 
 # Axis labels with units for the metrics a design point returns (dse.cli's result keys).
 _LABELS = {
@@ -420,6 +424,13 @@ def _staircase(front: np.ndarray, directions: Sequence[str]) -> np.ndarray:
     return _as_minimization(np.array(path), directions)  # negation is its own inverse
 
 
+def _log_if_wide(ax: Any, values: list[float], axis: str) -> None:
+    """Log scale for positive values spanning more than two decades (energy often does)."""
+    v = np.asarray(values, dtype=float)
+    if v.size and (v > 0).all() and v.max() / v.min() > 100:
+        (ax.set_xscale if axis == "x" else ax.set_yscale)("log")
+
+
 def plot_front(summary: FrontSummary, path_stem: Path) -> list[Path]:
     """Draw all trials, infeasible ones marked, the front highlighted; save PNG and SVG."""
     import matplotlib
@@ -447,17 +458,21 @@ def plot_front(summary: FrontSummary, path_stem: Path) -> list[Path]:
             stairs = _staircase(arr, [x_o.direction, y_o.direction])
             ax.plot(stairs[:, 0], stairs[:, 1], c="#1f77b4", lw=1.4, zorder=2)
             ax.scatter(arr[:, 0], arr[:, 1], s=46, c="#1f77b4", zorder=3, label="Pareto front")
-        ax.set_xlabel(f"{metric_label(x_o.metric)} ({x_o.direction})")
-        ax.set_ylabel(f"{metric_label(y_o.metric)} ({y_o.direction})")
-        extra = f"; objectives 3+ not shown: {len(objectives) - 2}" if len(objectives) > 2 else ""
+        ax.set_xlabel(metric_label(x_o.metric))
+        ax.set_ylabel(metric_label(y_o.metric))
+        _log_if_wide(ax, [p.metrics[x_o.metric] for p in pts], "x")
+        _log_if_wide(ax, [p.metrics[y_o.metric] for p in pts], "y")
+        extra = f"; {x_o.direction} x, {y_o.direction} y"
+        if len(objectives) > 2:
+            extra += f"; {len(objectives) - 2} more objective(s) not drawn"
         ax.set_title(f"Pareto front: {len(front)} of {len(pts)} design points{extra}", fontsize=10)
     else:
         o = objectives[0]
         ys = [p.metrics[o.metric] for p in pts]
         colors = ["#1f77b4" if p.pareto else "#9aa5b1" if p.feasible else "#d62728" for p in pts]
         ax.scatter(range(len(pts)), ys, c=colors, s=26)
-        ax.set_xlabel("finished design point (order of completion)")
-        ax.set_ylabel(f"{metric_label(o.metric)} ({o.direction})")
+        ax.set_xlabel("finished design point (by trial number)")
+        ax.set_ylabel(f"{metric_label(o.metric)}, {o.direction}")
         ax.set_title("Best design point in blue; red violates a constraint", fontsize=10)
     if ax.get_legend_handles_labels()[0]:
         ax.legend(fontsize=8)
@@ -508,7 +523,8 @@ def record_sweep_front(
 
     Hypervolume reference rule: the first call that sees a counted child fixes the
     reference point, either ``reference`` (metric -> value) or :func:`default_reference`
-    of the children counted then, and stores it as parent params
+    with ``margin=1.0`` of the children counted then (worst value pushed out by the whole
+    observed range, or by |worst| when only one value was seen), and stores it as parent params
     ``hypervolume_reference.<metric>``. Later calls read it back from those params
     (``reference`` is then ignored), so every value of the history uses the same point;
     as children are only ever added, the logged hypervolume never decreases. Points worse
@@ -569,9 +585,8 @@ def record_sweep_front(
         if reference is not None:
             ref = {k: float(reference[k]) for k in metrics_needed}
         else:
-            ref = dict(
-                zip(metrics_needed, default_reference(values, directions).tolist(), strict=True)
-            )
+            wide = default_reference(values, directions, margin=REFERENCE_MARGIN)
+            ref = dict(zip(metrics_needed, wide.tolist(), strict=True))
         for k, v in ref.items():
             if k not in stored:
                 client.log_param(parent_run_id, REFERENCE_PARAM + k, repr(v))

@@ -117,3 +117,18 @@ def test_explicit_reference_and_empty_sweep(store) -> None:
     # the stored reference wins over a later argument: the history stays comparable
     s = record_sweep_front(client, parent, OBJ, reference={"snn_accuracy": 50, "energy_uj": 5})
     assert s.reference == {"snn_accuracy": 0.0, "energy_uj": 10.0}
+
+
+def test_default_reference_is_fixed_wide_from_the_first_trials(store) -> None:
+    client, exp, parent = store
+    add_child(client, exp, parent, 0, 4, 90.0, 40.0, 1.0)
+    first = record_sweep_front(client, parent, OBJ)
+    # one point seen: pushed out by |worst| (margin 1.0): (0 %, 80 uJ)
+    assert first.reference == pytest.approx({"snn_accuracy": 0.0, "energy_uj": 80.0})
+    assert first.hypervolume == pytest.approx(90.0 * 40.0)
+    add_child(client, exp, parent, 1, 3, 60.0, 70.0, 1.0)  # worse than the first: dominated
+    add_child(client, exp, parent, 2, 3, 50.0, 10.0, 1.0)  # a new trade-off: adds volume
+    later = record_sweep_front(client, parent, OBJ)
+    assert later.reference == first.reference
+    assert later.hypervolume == pytest.approx(90.0 * 40.0 + 50.0 * 30.0)
+    assert [p.name for p in later.front] == ["trial 0", "trial 2"]
