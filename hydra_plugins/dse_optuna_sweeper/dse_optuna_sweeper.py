@@ -13,7 +13,7 @@ from hydra.plugins.sweeper import Sweeper
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf
 
-from dse.errors import ConfigError, require
+from dse.errors import ConfigError, DseError, require
 from dse.pareto import Constraint, FrontSummary, Objective
 
 # Registers the ConfigStore entries when Hydra's plugin discovery imports this module.
@@ -145,6 +145,12 @@ class DseOptunaSweeper(Sweeper):
     # ------------------------------------------------------------------ the loop
 
     def sweep(self, arguments: list[str]) -> FrontSummary | None:
+        try:
+            return self._sweep(arguments)
+        except DseError as err:  # a configuration mistake: one clear line, no traceback
+            raise SystemExit(f"error: {err}") from None
+
+    def _sweep(self, arguments: list[str]) -> FrontSummary | None:
         import optuna
         from optuna.trial import TrialState
 

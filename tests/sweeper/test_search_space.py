@@ -139,3 +139,17 @@ def test_pareto_digits_composes_with_every_sampler(sampler: str) -> None:
     )
     assert sweeper.seed == cfg.seed  # the top-level seed; a fresh study has no offset
     assert isinstance(study.sampler, optuna.samplers.BaseSampler)
+
+
+def test_resuming_with_other_directions_is_refused(tmp_path) -> None:
+    from hydra_plugins.dse_optuna_sweeper.dse_optuna_sweeper import DseOptunaSweeper
+
+    storage = f"sqlite:///{tmp_path}/sub/optuna.db"  # the folder is created
+    study = DseOptunaSweeper(storage=storage)._create_study(["maximize", "minimize"])
+    assert len(study.trials) == 0
+    again = DseOptunaSweeper(storage=storage)._create_study(["maximize", "minimize"])
+    assert again._study_id == study._study_id  # load_if_exists: the same study
+    with pytest.raises(ConfigError, match="search.objectives.*another hydra.sweeper.study_name"):
+        DseOptunaSweeper(storage=storage)._create_study(["minimize"])
+    with pytest.raises(ConfigError, match="load_if_exists is false"):
+        DseOptunaSweeper(storage=storage, load_if_exists=False)._create_study(["maximize"])
