@@ -234,6 +234,7 @@ class RateCoding(SpikeCoding):
 
         # Per weighted layer: integer weights, bias, compute dtype.
         weights: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
+        bounds: dict[int, float] = {}  # largest |weighted sum| of binary inputs, in LSBs
         for i, p in enumerate(layers):
             if p.weight is None:
                 continue
@@ -242,6 +243,7 @@ class RateCoding(SpikeCoding):
             if isinstance(p.spec, Conv2d):
                 bias = bias.reshape(1, -1, 1, 1)
             weights[i] = (w_int, bias)
+            bounds[i] = float(w_int.abs().reshape(w_int.shape[0], -1).sum(1).max())
         first = min(weights)
         p0 = layers[first]
         analog_current = None
@@ -260,6 +262,7 @@ class RateCoding(SpikeCoding):
         )
         act[:, :, 3] = T
         pixel_active = (pixels > 0).to(torch.float64)
+        seen: dict[int, tuple[torch.Tensor, Any]] = {}  # input indicator summed over steps
         for _ in range(T):
             # input spikes of this step
             if self.input_encoding == "analog":
@@ -281,15 +284,15 @@ class RateCoding(SpikeCoding):
                 if isinstance(spec, Flatten):
                     s = s.reshape(n, -1)
                     continue
-                active = (s > 0).to(torch.float64)
-                act[row, :, 0] += active.reshape(n, -1).sum(1)
+                # synaptic events are linear in the input indicator: count them once, at the end
+                active = (s > 0).to(torch.float32)
+                seen[row] = (seen[row][0] + active, p) if row in seen else (active, p)
                 if isinstance(spec, MaxPool2d):
                     c = state.get(i, torch.zeros_like(s)) + s
                     state[i] = c
                     _, idx = F.max_pool2d(c * 2 + s, spec.kernel, spec.stride, return_indices=True)
                     s = s.flatten(2).gather(2, idx.flatten(2)).view(idx.shape)
                     act[row, :, 1] += (s > 0).reshape(n, -1).sum(1)
-                    act[row, :, 2] += pool_events(spec, active)
                     counts[i] = counts[i] + s if counts[i] is not None else s.clone()
                     row += 1
                     continue
@@ -297,18 +300,15 @@ class RateCoding(SpikeCoding):
                     s = F.avg_pool2d(s, spec.kernel, spec.stride) * spec.kernel**2
                     divisor *= spec.kernel**2
                     act[row, :, 1] += (s > 0).reshape(n, -1).sum(1)
-                    act[row, :, 2] += pool_events(spec, active)
                     counts[i] = counts[i] + s if counts[i] is not None else s.clone()
                     row += 1
                     continue
                 assert isinstance(spec, (Conv2d, Linear)), spec
                 w_int, bias = weights[i]
-                act[row, :, 2] += synaptic_events(p, active)
                 if i == first and analog_current is not None:
                     current = analog_current
                 else:
-                    bound = float(w_int.abs().reshape(w_int.shape[0], -1).sum(1).max())
-                    dtype = exact_dtype(bound * max(float(s.max()), 1.0))
+                    dtype = exact_dtype(bounds[i] * divisor)  # s <= divisor (window size)
                     current = weighted_op(p, s.to(dtype), w_int.to(dtype)).to(torch.float64)
                     if divisor != 1.0:
                         current = torch.trunc(current / divisor)
@@ -327,4 +327,10 @@ class RateCoding(SpikeCoding):
                 act[row, :, 1] += s.reshape(n, -1).sum(1)
                 counts[i] = counts[i] + s if counts[i] is not None else s.clone()
                 row += 1
+        for row, (total, p) in seen.items():
+            act[row, :, 0] = total.reshape(n, -1).sum(1).to(torch.float64)
+            if isinstance(p.spec, (MaxPool2d, AvgPool2d)):
+                act[row, :, 2] = pool_events(p.spec, total).to(torch.float64)
+            else:
+                act[row, :, 2] = synaptic_events(p, total).to(torch.float64)
         return {"counts": counts, "potential": state[last], "activity": act}

@@ -258,8 +258,8 @@ class TTFSLogCoding(SpikeCoding):
         last = len(snn.layers) - 1
         for i, p in enumerate(snn.layers):
             spec = p.spec
-            active = (code > 0).to(torch.float64)
-            in_spikes = active.reshape(n, -1).sum(1)
+            active = (code > 0).to(torch.float32)  # small integer counts: exact
+            in_spikes = active.reshape(n, -1).sum(1).to(torch.float64)
             if isinstance(spec, Flatten):
                 code = code.reshape(n, -1)
                 times.append(None)
@@ -267,13 +267,14 @@ class TTFSLogCoding(SpikeCoding):
             if isinstance(spec, MaxPool2d):
                 code = F.max_pool2d(code, spec.kernel, spec.stride)
                 out = (code > 0).reshape(n, -1).sum(1).to(torch.float64)
-                rows.append(torch.stack([in_spikes, out, pool_events(spec, active), _full(n, T)]))
+                events = pool_events(spec, active).to(torch.float64)
+                rows.append(torch.stack([in_spikes, out, events, _full(n, T)]))
                 times.append(self._times(code))
                 continue
             assert isinstance(spec, (Conv2d, Linear)), spec
             v = self._integrate(p, code, analog_input=analog)
             analog = False
-            events = synaptic_events(p, active)
+            events = synaptic_events(p, active).to(torch.float64)
             if i == last:
                 potential = v
                 times.append(None)
