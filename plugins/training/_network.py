@@ -155,6 +155,8 @@ class Network(nn.Module):
 
     def trace(self, x: torch.Tensor) -> list[torch.Tensor]:
         """Output of every architecture layer (after its activation when it fires)."""
+        if x.dtype == torch.uint8:  # large image sets are kept as uint8 in [0, 255]
+            x = x.to(torch.float32) / 255.0
         x = self.input_encoder(x.to(self.layers[-1].weight.dtype))
         outs = []
         for layer, act, fires in zip(self.layers, self.activations, self.fires, strict=True):
