@@ -30,7 +30,12 @@ def test_shapes_follow_the_layers():
 
 def test_static_workload_counts_weights_and_connections():
     wl = static_workload(
-        ARCH, weight_bits=5, weight_format="log", coding="ttfs_log", time_window=8, accumulator_bits=16
+        ARCH,
+        weight_bits=5,
+        weight_format="log",
+        coding="ttfs_log",
+        time_window=8,
+        accumulator_bits=16,
     )
     conv, pool, fc = wl.layers
     assert (conv.fan_in, conv.num_weights, conv.neurons) == (9, 36, 256)
@@ -43,7 +48,12 @@ def test_static_workload_counts_weights_and_connections():
 
 def test_workload_round_trips_through_json(tmp_path):
     wl = static_workload(
-        ARCH, weight_bits=4, weight_format="uniform", coding="rate", time_window=4, accumulator_bits=12
+        ARCH,
+        weight_bits=4,
+        weight_format="uniform",
+        coding="rate",
+        time_window=4,
+        accumulator_bits=12,
     )
     wl.save(tmp_path / "w.json")
     assert Workload.load(tmp_path / "w.json") == wl

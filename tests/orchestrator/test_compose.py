@@ -40,7 +40,12 @@ def test_default_composition_is_the_papers_chain(compose):
     cfg = compose(return_hydra_config=True)
     choices = cfg.hydra.runtime.choices
     assert [choices[g] for g in PLUGIN_KINDS] == [
-        "digits", "small_cnn", "cat", "log", "ttfs_log", "ttfs_processor"
+        "digits",
+        "small_cnn",
+        "cat",
+        "log",
+        "ttfs_log",
+        "ttfs_processor",
     ]
     assert cfg.quantizer.bits == 5
     assert cfg.tracking.uri == "sqlite:///outputs/mlflow.db"

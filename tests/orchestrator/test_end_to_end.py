@@ -18,7 +18,14 @@ NAMED_METRICS = [
     "spikes_per_inference",
     "synops_per_inference",
 ]
-PLUGIN_TAGS = ["dse.dataset", "dse.model", "dse.training", "dse.quantizer", "dse.coding", "dse.hardware"]
+PLUGIN_TAGS = [
+    "dse.dataset",
+    "dse.model",
+    "dse.training",
+    "dse.quantizer",
+    "dse.coding",
+    "dse.hardware",
+]
 
 
 def client_for(outputs):
@@ -57,13 +64,27 @@ def test_one_design_point_records_one_complete_run(single_run):
         assert name in metrics and f"val_{name}" in metrics and f"test_{name}" in metrics
         assert metrics[name] == metrics[f"val_{name}"]
     assert "area_mm2" in metrics and metrics["energy_uj"] > 0
-    assert metrics["conversion_loss"] == pytest.approx(metrics["ann_accuracy"] - metrics["snn_accuracy"])
+    assert metrics["conversion_loss"] == pytest.approx(
+        metrics["ann_accuracy"] - metrics["snn_accuracy"]
+    )
     tags = run.data.tags
-    assert [tags[t] for t in PLUGIN_TAGS] == ["digits", "small_cnn", "cat", "log", "ttfs_log", "ttfs_processor"]
+    assert [tags[t] for t in PLUGIN_TAGS] == [
+        "digits",
+        "small_cnn",
+        "cat",
+        "log",
+        "ttfs_log",
+        "ttfs_processor",
+    ]
     assert tags["dse.cache.training"] == "miss"
     assert run.data.params["quantizer.bits"] == "5" and run.data.params["training.epochs"] == "2"
     names = artifact_names(client_for(tmp / "outputs"), run.info.run_id)
-    assert {"config.yaml", "hardware_breakdown.csv", "hardware_breakdown.png", "workload.json"} <= names
+    assert {
+        "config.yaml",
+        "hardware_breakdown.csv",
+        "hardware_breakdown.png",
+        "workload.json",
+    } <= names
 
 
 def test_bad_input_fails_fast_and_leaves_recorded_runs_intact(single_run):
@@ -94,8 +115,13 @@ def test_grid_multirun_records_parent_children_and_pareto_front(tmp_path):
     from conftest import run_dse
 
     done = run_dse(
-        ["-m", "quantizer.bits=3,4", "coding.time_window=4,8", "training.epochs=1",
-         f"paths.outputs={tmp_path}/outputs"],
+        [
+            "-m",
+            "quantizer.bits=3,4",
+            "coding.time_window=4,8",
+            "training.epochs=1",
+            f"paths.outputs={tmp_path}/outputs",
+        ],
         cwd=tmp_path,
     )
     assert done.returncode == 0, done.stderr[-3000:]
@@ -105,9 +131,9 @@ def test_grid_multirun_records_parent_children_and_pareto_front(tmp_path):
     parent = parents[0]
     children = [r for r in all_runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
     assert len(children) == 4
-    assert {(r.data.params["quantizer.bits"], r.data.params["coding.time_window"]) for r in children} == {
-        ("3", "4"), ("3", "8"), ("4", "4"), ("4", "8")
-    }
+    assert {
+        (r.data.params["quantizer.bits"], r.data.params["coding.time_window"]) for r in children
+    } == {("3", "4"), ("3", "8"), ("4", "4"), ("4", "8")}
     names = artifact_names(client_for(tmp_path / "outputs"), parent.info.run_id)
     assert {"pareto_front.png", "pareto_front.csv"} <= names
     assert all(r.data.tags["dse.pareto_optimal"] in ("true", "false") for r in children)
@@ -142,7 +168,17 @@ def test_list_plugins_names_every_option_with_a_description(tmp_path):
 
     done = run_dse(["--list-plugins"], cwd=tmp_path)
     assert done.returncode == 0, done.stderr
-    for option in ["digits", "cifar10", "vgg16", "cat", "standard", "log", "ttfs_log", "rate",
-                   "ttfs_processor", "ann_accelerator"]:
+    for option in [
+        "digits",
+        "cifar10",
+        "vgg16",
+        "cat",
+        "standard",
+        "log",
+        "ttfs_log",
+        "rate",
+        "ttfs_processor",
+        "ann_accelerator",
+    ]:
         line = next(line for line in done.stdout.splitlines() if line.strip().startswith(option))
         assert len(line.split(None, 1)) == 2  # a one-line description follows the name

@@ -28,7 +28,9 @@ def doc_blocks() -> tuple[dict[str, str], list[str]]:
 
 def test_the_document_has_what_the_walkthrough_promises():
     files, commands = doc_blocks()
-    assert {"my_plugins/ternary.py", "my_plugins/synop_energy.py", "test_my_plugins.py"} <= set(files)
+    assert {"my_plugins/ternary.py", "my_plugins/synop_energy.py", "test_my_plugins.py"} <= set(
+        files
+    )
     assert any(c.startswith("dse --config-dir conf quantizer=ternary") for c in commands)
 
 
