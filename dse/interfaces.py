@@ -161,6 +161,12 @@ class SpikeCoding(ABC):
         """The CAT activation: forward = exactly the values a spike can represent,
         backward = straight-through gradient of the clipped identity."""
 
+    def input_encoder(self) -> torch.nn.Module | None:
+        """What the SNN's input layer makes of the pixels (e.g. their spike values), as a
+        module CAT applies to its inputs so the ANN trains on exactly what the SNN sees.
+        None: the pixels themselves."""
+        return None
+
     @abstractmethod
     def convert(self, ann: TrainedNetwork, quantizer: WeightQuantizer, calibration: Split) -> Any:
         """Build the SNN from a trained ANN: quantize weights post-training with

@@ -21,7 +21,7 @@ class ConversionAwareTraining(TrainingMethod):
     Every conv/linear except the read-out is followed by ``coding.activation()`` (forward:
     exactly the values a spike can represent; backward: straight-through), weights pass
     through ``quantizer.fake_quantize`` (batch norm folded first), and the input through
-    the coding's ``input_encoder()`` when it has one. The returned module is float64 and in
+    the coding's ``input_encoder()``. The returned module is float64 and in
     eval mode computes the quantized ANN exactly, so the SNN can reproduce it bit for bit.
     ``init=standard`` first trains a ReLU float network for ``pretrain_epochs`` and
     fine-tunes it with CAT.
@@ -76,8 +76,7 @@ class ConversionAwareTraining(TrainingMethod):
         from plugins.training.standard import StandardTraining
 
         coding.check_architecture(arch)
-        encoder_factory = getattr(coding, "input_encoder", None)
-        encoder = encoder_factory() if callable(encoder_factory) else None
+        encoder = coding.input_encoder()
         info: dict[str, float | str] = {"init": self.init}
         with torch.random.fork_rng(devices=[]):  # seed locally, leave global RNG untouched
             torch.manual_seed(seed)
