@@ -92,11 +92,10 @@ def run_design_point(cfg: DictConfig) -> dict[str, Any]:
     where = f"MLflow run {run_id} in experiment '{cfg.tracking.experiment}' at {cfg.tracking.uri}"
     if multirun:
         log.info(
-            "#%s snn_accuracy %.2f %%  energy %.4g uJ  (%s)",
-            hydra_cfg.job.num,
+            "result: snn_accuracy %.2f %%, energy %.4g uJ (cache: %s)",
             metrics["snn_accuracy"],
             metrics["energy_uj"],
-            ", ".join(hydra_cfg.overrides.task) or "defaults",
+            ", ".join(f"{stage} {use}" for stage, use in result.cache_use.items()),
         )
     else:
         print(report.summary(choices, metrics, result.cache_use, where))
