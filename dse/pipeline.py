@@ -217,7 +217,8 @@ class DesignPoint:
             sim = self.plugins.coding.simulate(snn, split)
             measurements[split_name] = Measurement(
                 ann_accuracy=evaluate_ann(ann, split),
-                snn_accuracy=float(sim.accuracy),
+                # from the predictions, counted like the ANN's: equal counts, equal figures
+                snn_accuracy=_percent_correct(sim.predictions, split),
                 workload=self._workload(arch, sim),
             )
         return measurements, dict(ann.info), train_use
@@ -266,6 +267,13 @@ class DesignPoint:
             for layer, a in zip(static.layers, sim.activity, strict=True)
         )
         return dataclasses.replace(static, layers=layers)
+
+
+def _percent_correct(predictions: Any, split: Split) -> float:
+    import numpy as np
+
+    correct = int((np.asarray(predictions) == split.y.numpy()).sum())
+    return 100.0 * correct / max(len(split), 1)
 
 
 def evaluate_ann(ann: TrainedNetwork, split: Split, batch_size: int = 512) -> float:
