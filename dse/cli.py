@@ -98,7 +98,14 @@ def run_design_point(cfg: DictConfig) -> dict[str, Any]:
             ", ".join(f"{stage} {use}" for stage, use in result.cache_use.items()),
         )
     else:
-        print(report.summary(choices, metrics, result.cache_use, where))
+        labels = {
+            **choices,
+            "training": f"{choices['training']} ({cfg.training.get('epochs', '?')} epochs)",
+            "quantizer": f"{choices['quantizer']} {cfg.quantizer.get('bits', '?')}-bit",
+            "coding": f"{choices['coding']} T={cfg.coding.get('time_window', '?')}",
+            "hardware": f"{choices['hardware']} ({cfg.hardware.get('num_pes', '?')} PEs)",
+        }
+        print(report.summary(labels, metrics, result.cache_use, where))
         print(f"  browse      mlflow ui --backend-store-uri {cfg.tracking.uri}")
     return {**metrics, "mlflow_run_id": run_id}
 
