@@ -26,15 +26,17 @@ Definitions (docs: DESIGN.md section 4):
 * Activity: time_steps = T for every layer: a layer receives input spikes over T steps
   and its fire phase sweeps the same T halving thresholds.
 
-Simulation is vectorised over the batch with integer-valued float tensors: float32 when
-every reachable integer is below 2^24, float64 (exact below 2^53) otherwise. When no
+Simulation is vectorised over the batch with integer-valued float tensors. When no
 product can be truncated and no partial sum can saturate (checked per layer from the
 weights), one convolution per layer gives the exact integer result; otherwise the layer
-is integrated step by step as described above.
+is integrated step by step as described above. Convolutions run in float32, exact while
+every partial sum stays below 2^24, with the weights split into a few float32 parts when
+the sums are larger (``_common.IntegerOp``); potentials are float64 (exact below 2^53).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from dse.errors import ConfigError, require
@@ -45,7 +47,7 @@ if TYPE_CHECKING:
     from torch import nn
 
     from dse.architecture import Architecture
-    from plugins.codings._common import SpikingNetwork
+    from plugins.codings._common import IntegerOp, SpikingNetwork
 
 _INPUT_ENCODINGS = ("spikes", "analog")
 
@@ -214,8 +216,9 @@ class TTFSLogCoding(SpikeCoding):
 
         preds, totals = [], None
         with torch.no_grad():
+            plans = self._plans(snn)  # from the weights: once, not per batch
             for x, _ in batches(split, batch_size):
-                out = self.run(snn, x)
+                out = self._run(snn, x, plans, with_times=False)
                 preds.append(out["potential"].argmax(1))
                 sums = out["activity"].sum(1)  # (layers, 4) per batch
                 totals = sums if totals is None else totals + sums
@@ -237,6 +240,57 @@ class TTFSLogCoding(SpikeCoding):
         tensor of input_spikes, output_spikes, synops, time_steps per workload layer).
         """
         import torch
+
+        with torch.no_grad():
+            return self._run(snn, x, self._plans(snn), with_times=True)
+
+    def _plans(self, snn: SpikingNetwork) -> list[_Integrator | None]:
+        """Per weighted layer, how it integrates (see the module docstring); None for others."""
+        import torch
+
+        from dse.architecture import Conv2d
+        from plugins.codings._common import PIXEL_FRAC_BITS, IntegerOp
+
+        T, frac = self.time_window, self.frac_bits
+        top = 2.0 ** (self._accumulator_bits - 1)
+        analog = self.input_encoding == "analog"
+        plans: list[_Integrator | None] = []
+        for p in snn.layers:
+            if p.weight is None:
+                plans.append(None)
+                continue
+            w = p.weight
+            bias = torch.round(p.bias * 2.0**frac)  # stored rounded to the accumulator LSB
+            if isinstance(p.spec, Conv2d):
+                bias = bias.reshape(1, -1, 1, 1)
+            in_frac = PIXEL_FRAC_BITS if analog else T - 1
+            scaled = w * 2.0 ** (frac - in_frac)  # weight x (input code units -> acc. LSBs)
+            # Largest |partial sum| any event order can reach: every product is <= |w| 2^frac.
+            bound = float((w.abs().reshape(w.shape[0], -1).sum(1) * 2.0**frac).max())
+            bound += float(bias.abs().max())
+            exact = bool(torch.equal(scaled, torch.round(scaled)))
+            if analog and not exact:  # MAC with a wide float64 sum, truncated, saturated
+                plans.append(_Integrator(bias, True, wide=scaled))
+            elif analog or (exact and bound < top):
+                # One pass. Spikes: exact integer products and no saturation possible, so
+                # this equals the step-by-step result. Analog: exact MAC, saturated.
+                x_max = 2.0**PIXEL_FRAC_BITS if analog else 2.0 ** (T - 1)  # largest code
+                plans.append(_Integrator(bias, bound >= top, one_pass=IntegerOp(p, scaled, x_max)))
+            else:  # per input time step: the truncated products of that step's spikes
+                steps = [IntegerOp(p, torch.trunc(w * 2.0 ** (frac - t)), 1.0) for t in range(T)]
+                plans.append(_Integrator(bias, True, steps=steps))
+            analog = False
+        return plans
+
+    def _run(
+        self,
+        snn: SpikingNetwork,
+        x: torch.Tensor,
+        plans: list[_Integrator | None],
+        *,
+        with_times: bool,
+    ) -> dict[str, Any]:
+        import torch
         import torch.nn.functional as F
 
         from dse.architecture import Conv2d, Flatten, Linear, MaxPool2d
@@ -248,49 +302,42 @@ class TTFSLogCoding(SpikeCoding):
         # code = 2^(T-1-t) for a spike at t, 0 for none: max pooling is a max of codes.
         if self.input_encoding == "spikes":
             code = torch.round(ttfs_log_quantize(x, 1.0, T) * 2.0 ** (T - 1))
-            analog = False
         else:
             code = torch.round(x * 2.0**PIXEL_FRAC_BITS)
-            analog = True
         times: list[torch.Tensor | None] = []
         rows = []
         potential = torch.zeros(0)
         last = len(snn.layers) - 1
+        full = torch.full((n,), float(T), dtype=torch.float64)
+        active, count = _active(code)  # spike indicator (small integers: exact) and count
         for i, p in enumerate(snn.layers):
             spec = p.spec
-            active = (code > 0).to(torch.float32)  # small integer counts: exact
-            in_spikes = active.reshape(n, -1).sum(1).to(torch.float64)
+            in_spikes = count
             if isinstance(spec, Flatten):
-                code = code.reshape(n, -1)
+                code, active = code.reshape(n, -1), active.reshape(n, -1)
                 times.append(None)
                 continue
             if isinstance(spec, MaxPool2d):
                 code = F.max_pool2d(code, spec.kernel, spec.stride)
-                out = (code > 0).reshape(n, -1).sum(1).to(torch.float64)
                 events = pool_events(spec, active).to(torch.float64)
-                rows.append(torch.stack([in_spikes, out, events, _full(n, T)]))
-                times.append(self._times(code))
+                active, count = _active(code)
+                rows.append(torch.stack([in_spikes, count, events, full]))
+                times.append(self._times(code) if with_times else None)
                 continue
             assert isinstance(spec, (Conv2d, Linear)), spec
-            v = self._integrate(p, code, analog_input=analog)
-            analog = False
+            plan = plans[i]
+            assert plan is not None
+            v = self._integrate(p, plan, code)
             events = synaptic_events(p, active).to(torch.float64)
             if i == last:
                 potential = v
                 times.append(None)
-                rows.append(
-                    torch.stack(
-                        [in_spikes, torch.zeros(n, dtype=torch.float64), events, _full(n, T)]
-                    )
-                )
+                rows.append(torch.stack([in_spikes, torch.zeros_like(full), events, full]))
                 continue
-            t = self._fire(v)
-            code = torch.where(
-                t < T, torch.ldexp(torch.ones_like(v), (T - 1 - t)), torch.zeros_like(v)
-            )
-            times.append(t)
-            out = (t < T).reshape(n, -1).sum(1).to(torch.float64)
-            rows.append(torch.stack([in_spikes, out, events, _full(n, T)]))
+            code = self._fire(v)
+            active, count = _active(code)
+            times.append(self._times(code) if with_times else None)
+            rows.append(torch.stack([in_spikes, count, events, full]))
         activity = torch.stack(rows).transpose(1, 2) if rows else torch.zeros(0, n, 4)
         return {"times": times, "potential": potential, "activity": activity}
 
@@ -302,57 +349,67 @@ class TTFSLogCoding(SpikeCoding):
         return torch.where(code > 0, T - e, torch.full_like(e, T)).to(torch.int64)
 
     def _fire(self, v: torch.Tensor) -> torch.Tensor:
-        """Spike time: first t with V >= 2^(F-t), i.e. t = F - floor(log2 V); T = none."""
+        """Spike code 2^(T-1-t) (float32) for the first t with V >= 2^(F-t); 0 for none.
+
+        t = F - floor(log2 V): the code is 2^floor(log2 V) * 2^(T-1-F), read off the
+        float64 exponent bits (cheaper than frexp + ldexp), after clamping V into
+        [2^(F-T), 2^F]: above 2^F it fires at t = 0; below 2^(F-T+1) it never fires and
+        the code comes out as 1/2, floored to 0.
+        """
         import torch
+
+        T, F = self.time_window, self.frac_bits
+        vc = torch.clamp(v.to(torch.float64), 2.0 ** (F - T), 2.0**F)
+        vc.view(torch.int64).bitwise_and_(_FLOAT64_EXPONENT_BITS)  # -> 2^floor(log2 vc)
+        return torch.floor_(vc.mul_(2.0 ** (T - 1 - F))).to(torch.float32)
+
+    def _integrate(self, p: Any, plan: _Integrator, code: torch.Tensor) -> torch.Tensor:
+        """Accumulator value (integer units of 2^-frac_bits theta, float64)."""
+        import torch
+
+        from plugins.codings._common import weighted_op
 
         T = self.time_window
-        _, e = torch.frexp(v)  # v in [2^(e-1), 2^e) for v >= 1
-        t = torch.clamp(self.frac_bits - (e.to(torch.int64) - 1), min=0)
-        return torch.where((v >= 1) & (t <= T - 1), t, torch.full_like(t, T))
-
-    def _integrate(self, p: Any, code: torch.Tensor, *, analog_input: bool) -> torch.Tensor:
-        """Accumulator value (integer units of 2^-frac_bits theta) after integration."""
-        import torch
-
-        from dse.architecture import Conv2d
-        from plugins.codings._common import PIXEL_FRAC_BITS, exact_dtype, weighted_op
-
-        T, frac = self.time_window, self.frac_bits
         top = 2.0 ** (self._accumulator_bits - 1)
         lo_sat, hi_sat = -top, top - 1
-        w = p.weight
-        bias = torch.round(p.bias * 2.0**frac)  # stored rounded to the accumulator LSB
-        if isinstance(p.spec, Conv2d):
-            bias = bias.reshape(1, -1, 1, 1)
-        in_frac = PIXEL_FRAC_BITS if analog_input else T - 1
-        scaled = w * 2.0 ** (frac - in_frac)  # weight x (input code units -> accumulator LSBs)
-        # Largest |partial sum| any event order can reach: every product is <= |w| 2^frac.
-        bound = float((w.abs().reshape(w.shape[0], -1).sum(1) * 2.0**frac).max())
-        bound += float(bias.abs().max())
-        exact = bool(torch.equal(scaled, torch.round(scaled)))
-        if analog_input or (exact and bound < top):
-            # One pass. Spikes: exact integer products and no saturation possible, so this
-            # equals the step-by-step result. Analog MAC: wide sum, truncated, saturated.
-            dtype = exact_dtype(bound) if exact else torch.float64
-            acc = weighted_op(p, code.to(dtype), scaled.to(dtype)).to(torch.float64)
+        bias = plan.bias
+        if plan.wide is not None:  # analog MAC whose products are not integers
+            acc = weighted_op(p, code.to(torch.float64), plan.wide)
             return torch.clamp(bias + torch.trunc(acc), lo_sat, hi_sat)
+        if plan.one_pass is not None:  # exact integer sum, already a whole number of LSBs
+            v = bias + plan.one_pass(code)
+            return v.clamp_(lo_sat, hi_sat) if plan.clamp else v
         # Step by step: per-product truncation, saturation after every input time step.
-        # (Exact while one step's sum stays below 2^53, far beyond any accumulator here.)
         v = None
-        for t in range(T):
+        for t, op in enumerate(plan.steps):
             spikes = code == 2.0 ** (T - 1 - t)
             if not bool(spikes.any()):
                 continue
-            step = weighted_op(p, spikes.to(torch.float64), torch.trunc(w * 2.0 ** (frac - t)))
             start = torch.clamp(bias, lo_sat, hi_sat) if v is None else v
-            v = torch.clamp(start + step, lo_sat, hi_sat)
+            v = torch.clamp(start + op(spikes), lo_sat, hi_sat)
         if v is None:  # no input spike at all: the potential is the bias
-            zero = weighted_op(p, torch.zeros_like(code, dtype=torch.float64), torch.zeros_like(w))
-            v = torch.clamp(bias + zero, lo_sat, hi_sat)
+            v = torch.clamp(bias + plan.steps[0](torch.zeros_like(code)), lo_sat, hi_sat)
         return v
 
 
-def _full(n: int, value: float) -> torch.Tensor:
+# A float64's exponent field: x & mask is 2^floor(log2 x) for positive normal x (IEEE 754).
+_FLOAT64_EXPONENT_BITS = 0x7FF0000000000000
+
+
+@dataclass
+class _Integrator:
+    """How one weighted layer integrates its input, prepared once from its weights."""
+
+    bias: torch.Tensor  # the accumulator's initial value, in LSBs (float64)
+    clamp: bool  # False when no reachable value can saturate
+    one_pass: IntegerOp | None = None  # exact integer op on the input codes
+    wide: torch.Tensor | None = None  # float64 weights of a MAC with non-integer products
+    steps: list[IntegerOp] = field(default_factory=list)  # per input time step
+
+
+def _active(code: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Spike indicator (float32) and spikes per sample (float64)."""
     import torch
 
-    return torch.full((n,), float(value), dtype=torch.float64)
+    active = (code > 0).to(torch.float32)
+    return active, active.sum(dim=tuple(range(1, active.dim())), dtype=torch.float64)
