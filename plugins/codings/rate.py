@@ -24,6 +24,13 @@ Definitions (docs: DESIGN.md section 4):
   the argmax of that potential.
 * Activity sums over the T steps (per inference); time_steps = T.
 
+Simulation: layer by layer over chunks of time steps. A layer's input current is linear
+in its input spikes, so one conv of the whole spike train (steps x batch) gives every
+step's current; the IF dynamics then run step by step, elementwise. This computes
+exactly what a step-by-step simulation of the whole network computes. Convs are exact
+float32 (``_common.IntegerOp``); potentials are float32 where every value they can reach
+is below 2^24 (bounded from the weights), else float64.
+
 CAT activation: clip + uniform quantization to T levels (QCFS, Bu et al. ICLR 2022):
 floor(x T / theta + 0.5) theta / T clipped to [0, theta], straight-through gradient of
 the clipped identity. Standard conversion: data-based threshold balancing (percentile).
@@ -31,6 +38,8 @@ the clipped identity. Standard conversion: data-based threshold balancing (perce
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from dse.errors import require
@@ -40,7 +49,7 @@ if TYPE_CHECKING:
     import torch
     from torch import nn
 
-    from plugins.codings._common import SpikingNetwork
+    from plugins.codings._common import IntegerOp, SpikingNetwork
 
 _INPUT_ENCODINGS = ("analog", "poisson", "deterministic")
 
@@ -182,8 +191,9 @@ class RateCoding(SpikeCoding):
         generator = torch.Generator().manual_seed(self.seed)
         preds, totals = [], None
         with torch.no_grad():
+            plans = self._plans(snn, self.time_window)  # from the weights: once, not per batch
             for x, _ in batches(split, batch_size):
-                out = self.run(snn, x, generator=generator)
+                out = self._run(snn, x, plans, self.time_window, generator)
                 preds.append(out["potential"].argmax(1))
                 sums = out["activity"].sum(1)
                 totals = sums if totals is None else totals + sums
@@ -212,125 +222,232 @@ class RateCoding(SpikeCoding):
         input_spikes, output_spikes, synops, time_steps per workload layer).
         """
         import torch
+
+        T = self.time_window if time_window is None else int(time_window)
+        with torch.no_grad():
+            return self._run(snn, x, self._plans(snn, T), T, generator)
+
+    def _plans(self, snn: SpikingNetwork, T: int) -> list[_Neurons | None]:
+        """Per weighted layer: its exact integer op, bias and potential dtype (from the
+        weights, bounding every value the T-step simulation can reach); None for others."""
+        import torch
+
+        from dse.architecture import AvgPool2d, Conv2d
+        from plugins.codings._common import FLOAT32_EXACT_BITS, PIXEL_FRAC_BITS, IntegerOp
+
+        one = 2.0**self.frac_bits  # theta in accumulator LSBs
+        top = 2.0 ** (self._accumulator_bits - 1)
+        layers = snn.layers
+        weighted = [i for i, p in enumerate(layers) if p.weight is not None]
+        plans: list[_Neurons | None] = []
+        divisor = 1.0  # avg-pool window sizes since the last weighted layer
+        for i, p in enumerate(layers):
+            if isinstance(p.spec, AvgPool2d):
+                divisor *= p.spec.kernel**2
+            if p.weight is None:
+                plans.append(None)
+                continue
+            bias = torch.round(p.bias * one)
+            if isinstance(p.spec, Conv2d):
+                bias = bias.reshape(1, -1, 1, 1)
+            analog = i == weighted[0] and self.input_encoding == "analog"
+            wide = None
+            if analog:
+                # constant current: the MAC of the 8-bit pixels, truncated to the LSB
+                w0 = p.weight * 2.0 ** (self.frac_bits - PIXEL_FRAC_BITS)
+                op = IntegerOp(p, w0, 2.0**PIXEL_FRAC_BITS)
+                if not torch.equal(w0, torch.round(w0)):  # products not integers: float64 MAC
+                    op, wide = None, w0
+                current = op.bound if op is not None else float("inf")
+            else:  # input spikes, or avg-pooled spike counts <= the windows' size
+                op = IntegerOp(p, torch.trunc(p.weight * one), divisor)
+                current = op.bound / divisor
+            # |V| grows by at most |current + bias| per step (a reset only lowers it).
+            start = 0.0 if i == weighted[-1] else float(round(self.initial_potential * one))
+            reach = start + T * (current + float(bias.abs().max()))
+            exact32 = reach < 2.0**FLOAT32_EXACT_BITS
+            dtype = torch.float32 if exact32 else torch.float64
+            plans.append(_Neurons(op, wide, bias.to(dtype), divisor, dtype, not reach < top))
+            divisor = 1.0
+        return plans
+
+    def _run(
+        self,
+        snn: SpikingNetwork,
+        x: torch.Tensor,
+        plans: list[_Neurons | None],
+        T: int,
+        generator: torch.Generator | None,
+    ) -> dict[str, Any]:
+        """Layer by layer over a chunk of time steps: each layer integrates all steps of
+        the chunk (its IF dynamics are sequential in t, elementwise), and its spike train
+        reaches the next layer's conv as one (steps x batch) batch. Every step computes
+        exactly what a step-by-step simulation computes; chunks bound the memory."""
+        import torch
         import torch.nn.functional as F
 
         from dse.architecture import AvgPool2d, Conv2d, Flatten, Linear, MaxPool2d
         from plugins.codings._common import (
             PIXEL_FRAC_BITS,
-            exact_dtype,
             pool_events,
             synaptic_events,
             weighted_op,
         )
 
-        T = self.time_window if time_window is None else int(time_window)
         frac = self.frac_bits
         one = 2.0**frac  # theta in accumulator LSBs
         top = 2.0 ** (self._accumulator_bits - 1)
         n = x.shape[0]
         pixels = torch.round(x.to(torch.float64) * 2.0**PIXEL_FRAC_BITS)  # 8-bit fixed point
+        full = 2.0**PIXEL_FRAC_BITS
         layers = snn.layers
         last = len(layers) - 1
+        largest = max(math.prod(s) for shapes in snn.architecture.shapes() for s in shapes)
+        chunk = max(1, min(T, _CHUNK_ELEMENTS // max(n * largest, 1)))
 
-        # Per weighted layer: integer weights, bias, compute dtype.
-        weights: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
-        bounds: dict[int, float] = {}  # largest |weighted sum| of binary inputs, in LSBs
-        for i, p in enumerate(layers):
-            if p.weight is None:
-                continue
-            w_int = torch.trunc(p.weight * one)
-            bias = torch.round(p.bias * one)
-            if isinstance(p.spec, Conv2d):
-                bias = bias.reshape(1, -1, 1, 1)
-            weights[i] = (w_int, bias)
-            bounds[i] = float(w_int.abs().reshape(w_int.shape[0], -1).sum(1).max())
-        first = min(weights)
-        p0 = layers[first]
-        analog_current = None
+        analog_current = None  # the first layer's constant current + bias (analog input)
+        first = next(i for i, p in enumerate(layers) if p.weight is not None)
         if self.input_encoding == "analog":
-            # constant current: the MAC of the 8-bit pixels, truncated to the accumulator LSB
-            w0 = p0.weight * 2.0 ** (frac - PIXEL_FRAC_BITS)
-            analog_current = torch.trunc(weighted_op(p0, pixels, w0))
-            enc_v = None
-        else:
-            enc_v = torch.full_like(pixels, 0.5 * 2.0**PIXEL_FRAC_BITS)
-
-        state: dict[int, torch.Tensor] = {}  # membrane potentials / pool counts / read-out
-        counts: list[torch.Tensor | None] = [None] * len(layers)
-        act = torch.zeros(
-            sum(1 for p in layers if not isinstance(p.spec, Flatten)), n, 4, dtype=torch.float64
-        )
-        act[:, :, 3] = T
-        pixel_active = (pixels > 0).to(torch.float64)
-        seen: dict[int, tuple[torch.Tensor, Any]] = {}  # input indicator summed over steps
-        for _ in range(T):
-            # input spikes of this step
-            if self.input_encoding == "analog":
-                s = pixel_active
-            elif self.input_encoding == "poisson":
-                prob = pixels / 2.0**PIXEL_FRAC_BITS
-                s = (torch.rand(prob.shape, generator=generator, dtype=torch.float64) < prob).to(
-                    torch.float64
-                )
+            plan0 = plans[first]
+            assert plan0 is not None
+            if plan0.op is not None:
+                current = plan0.op(pixels)  # exact integers: truncation is a no-op
             else:
-                assert enc_v is not None
-                enc_v = enc_v + pixels
-                s = (enc_v >= 2.0**PIXEL_FRAC_BITS).to(torch.float64)
-                enc_v = enc_v - s * 2.0**PIXEL_FRAC_BITS
-            divisor = 1.0
+                current = torch.trunc(weighted_op(layers[first], pixels, plan0.wide))
+            analog_current = (current + plan0.bias).to(plan0.dtype)
+        enc_v = torch.full_like(pixels, 0.5 * full)
+
+        rows = sum(1 for p in layers if not isinstance(p.spec, Flatten))
+        act = torch.zeros(rows, n, 4, dtype=torch.float64)
+        act[:, :, 3] = T
+        state: dict[int, torch.Tensor] = {}  # membrane potentials / pool spike counts
+        counts: list[torch.Tensor | None] = [None] * len(layers)
+        seen: dict[int, tuple[torch.Tensor, Any]] = {}  # input spikes per neuron, all steps
+        for t0 in range(0, T, chunk):
+            steps = min(chunk, T - t0)
+            # input spikes of these steps: (steps, N, C, H, W)
+            if self.input_encoding == "analog":
+                s = (pixels > 0).to(torch.float32).expand(steps, *pixels.shape)
+            elif self.input_encoding == "poisson":
+                prob = pixels / full
+                draws = [  # one draw per step, in step order: the generator's sequence
+                    torch.rand(prob.shape, generator=generator, dtype=torch.float64) < prob
+                    for _ in range(steps)
+                ]
+                s = torch.stack(draws).to(torch.float32)
+            else:
+                spikes = []
+                for _ in range(steps):  # integrate-and-fire encoder, threshold 1, start 1/2
+                    enc_v = enc_v + pixels
+                    fired = enc_v >= full
+                    enc_v = enc_v - fired * full
+                    spikes.append(fired)
+                s = torch.stack(spikes).to(torch.float32)
             row = 0
             for i, p in enumerate(layers):
                 spec = p.spec
                 if isinstance(spec, Flatten):
-                    s = s.reshape(n, -1)
+                    s = s.reshape(steps, n, -1)
                     continue
-                # synaptic events are linear in the input indicator: count them once, at the end
-                active = (s > 0).to(torch.float32)
-                seen[row] = (seen[row][0] + active, p) if row in seen else (active, p)
+                # synaptic events are linear in the input spikes: count them once, at the end
+                total = (s > 0).sum(0, dtype=torch.float32)
+                seen[row] = (seen[row][0] + total, p) if row in seen else (total, p)
                 if isinstance(spec, MaxPool2d):
-                    c = state.get(i, torch.zeros_like(s)) + s
-                    state[i] = c
-                    _, idx = F.max_pool2d(c * 2 + s, spec.kernel, spec.stride, return_indices=True)
-                    s = s.flatten(2).gather(2, idx.flatten(2)).view(idx.shape)
-                    act[row, :, 1] += (s > 0).reshape(n, -1).sum(1)
-                    counts[i] = counts[i] + s if counts[i] is not None else s.clone()
-                    row += 1
-                    continue
-                if isinstance(spec, AvgPool2d):
-                    s = F.avg_pool2d(s, spec.kernel, spec.stride) * spec.kernel**2
-                    divisor *= spec.kernel**2
-                    act[row, :, 1] += (s > 0).reshape(n, -1).sum(1)
-                    counts[i] = counts[i] + s if counts[i] is not None else s.clone()
-                    row += 1
-                    continue
-                assert isinstance(spec, (Conv2d, Linear)), spec
-                w_int, bias = weights[i]
-                if i == first and analog_current is not None:
-                    current = analog_current
+                    # spike-count gating: the window's input with most spikes so far (ties:
+                    # the one spiking now, then the first) passes its spike on
+                    c = torch.cumsum(s, 0) + state.get(i, 0.0)
+                    state[i] = c[-1]
+                    key = (c * 2 + s).flatten(0, 1).contiguous()
+                    _, idx = F.max_pool2d(key, spec.kernel, spec.stride, return_indices=True)
+                    flat = s.flatten(0, 1).contiguous().flatten(2)
+                    s = flat.gather(2, idx.flatten(2)).view(steps, n, *idx.shape[1:])
+                elif isinstance(spec, AvgPool2d):  # window spike counts (exact sums)
+                    pooled = F.avg_pool2d(
+                        s.flatten(0, 1), spec.kernel, spec.stride, divisor_override=1
+                    )
+                    s = pooled.view(steps, n, *pooled.shape[1:])
                 else:
-                    dtype = exact_dtype(bounds[i] * divisor)  # s <= divisor (window size)
-                    current = weighted_op(p, s.to(dtype), w_int.to(dtype)).to(torch.float64)
-                    if divisor != 1.0:
-                        current = torch.trunc(current / divisor)
-                divisor = 1.0
-                if i == last:
-                    v = state.get(i, torch.zeros_like(current))
-                    state[i] = torch.clamp(v + current + bias, -top, top - 1)
-                    row += 1
-                    continue
-                v = state.get(i)
-                if v is None:
-                    v = torch.full_like(current, round(self.initial_potential * one))
-                v = torch.clamp(v + current + bias, -top, top - 1)
-                s = (v >= one).to(torch.float64)
-                state[i] = v - s * one
-                act[row, :, 1] += s.reshape(n, -1).sum(1)
-                counts[i] = counts[i] + s if counts[i] is not None else s.clone()
+                    assert isinstance(spec, (Conv2d, Linear)), spec
+                    plan = plans[i]
+                    assert plan is not None
+                    constant = analog_current if i == first else None
+                    s = self._neurons(p, plan, s, i, state, constant, one, top, last)
+                    if s is None:  # the read-out: no spikes
+                        row += 1
+                        continue
+                act[row, :, 1] += (s > 0).sum(_but_batch(s), dtype=torch.float64)
+                c_sum = s.sum(0)
+                counts[i] = c_sum if counts[i] is None else counts[i] + c_sum
                 row += 1
         for row, (total, p) in seen.items():
-            act[row, :, 0] = total.reshape(n, -1).sum(1).to(torch.float64)
+            act[row, :, 0] = total.reshape(n, -1).sum(1, dtype=torch.float64)
             if isinstance(p.spec, (MaxPool2d, AvgPool2d)):
-                act[row, :, 2] = pool_events(p.spec, total).to(torch.float64)
+                act[row, :, 2] = pool_events(p.spec, total)
             else:
-                act[row, :, 2] = synaptic_events(p, total).to(torch.float64)
-        return {"counts": counts, "potential": state[last], "activity": act}
+                act[row, :, 2] = synaptic_events(p, total)
+        out_counts = [c.to(torch.float64) if c is not None else None for c in counts]
+        potential = state[last].to(torch.float64)
+        return {"counts": out_counts, "potential": potential, "activity": act}
+
+    def _neurons(
+        self,
+        p: Any,
+        plan: _Neurons,
+        s: torch.Tensor,
+        i: int,
+        state: dict[int, torch.Tensor],
+        analog_current: torch.Tensor | None,
+        one: float,
+        top: float,
+        last: int,
+    ) -> torch.Tensor | None:
+        """One weighted layer over a chunk of steps: its output spike train (float32), or
+        None for the read-out, which only accumulates."""
+        import torch
+
+        steps, n = s.shape[0], s.shape[1]
+        if analog_current is not None:
+            currents = None  # the same current every step
+        else:
+            current = plan.op(s.flatten(0, 1))  # one conv for all steps: it is linear
+            if plan.divisor != 1.0:  # avg pooling: divide the window sum, truncating
+                current = torch.trunc(current.to(torch.float64) / plan.divisor)
+            currents = (current + plan.bias).to(plan.dtype)
+            currents = currents.view(steps, n, *currents.shape[1:])
+        like = analog_current if currents is None else currents[0]
+        v = state.get(i)
+        if v is None:
+            start = 0.0 if i == last else round(self.initial_potential * one)
+            v = torch.full_like(like, start, dtype=plan.dtype)
+        out = None if i == last else torch.empty((steps, *like.shape), dtype=torch.float32)
+        for t in range(steps):
+            v.add_(analog_current if currents is None else currents[t])
+            if plan.clamp:  # saturating accumulator (skipped where it cannot saturate)
+                v.clamp_(-top, top - 1)
+            if out is not None:  # fire, reset by subtraction
+                torch.ge(v, one, out=out[t])
+                v.sub_(out[t], alpha=one)
+        state[i] = v
+        return out
+
+
+# Steps whose spike train is batched into one conv: at most this many elements per
+# layer tensor (2^25 float32 = 128 MiB), so memory stays bounded for long time windows.
+_CHUNK_ELEMENTS = 2**25
+
+
+@dataclass
+class _Neurons:
+    """How one weighted layer computes, prepared once from its weights."""
+
+    op: IntegerOp | None  # exact integer conv / linear of its input
+    wide: torch.Tensor | None  # float64 weights of an analog MAC with non-integer products
+    bias: torch.Tensor  # in LSBs, in the potential's dtype
+    divisor: float  # avg-pool windows since the previous weighted layer (input <= divisor)
+    dtype: torch.dtype  # potential dtype: float32 where every reachable value is exact
+    clamp: bool  # False when no reachable value can saturate
+
+
+def _but_batch(s: torch.Tensor) -> tuple[int, ...]:
+    """All dims of a (steps, N, ...) tensor except the batch dim."""
+    return (0, *range(2, s.dim()))

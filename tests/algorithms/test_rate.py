@@ -156,3 +156,100 @@ def test_narrow_accumulator_changes_the_output() -> None:
 def test_invalid_config_names_the_field(field: str, kwargs: dict) -> None:
     with pytest.raises(ConfigError, match=field):
         RateCoding(**kwargs)
+
+
+def _step_by_step(coding: RateCoding, snn: SpikingNetwork, x: torch.Tensor, gen) -> dict:  # noqa: ANN001
+    """The straightforward simulation (the plugin's first version): every step runs all
+    layers in float64. The plugin batches time per layer; both must agree bit for bit."""
+    T, one = coding.time_window, 2.0**coding.frac_bits
+    top = 2.0 ** (coding.accumulator_bits - 1)
+    n, layers = x.shape[0], snn.layers
+    last = len(layers) - 1
+    pixels = torch.round(x.double() * 256)
+    first = next(i for i, p in enumerate(layers) if p.weight is not None)
+    enc_v = torch.full_like(pixels, 128.0)
+    state: dict = {}
+    counts: list = [None] * len(layers)
+    act = torch.zeros(6, n, 4, dtype=torch.float64)
+    act[:, :, 3] = T
+    for _ in range(T):
+        if coding.input_encoding == "analog":
+            s = (pixels > 0).double()
+        elif coding.input_encoding == "poisson":
+            s = (
+                torch.rand(pixels.shape, generator=gen, dtype=torch.float64) < pixels / 256
+            ).double()
+        else:
+            enc_v = enc_v + pixels
+            s = (enc_v >= 256).double()
+            enc_v = enc_v - s * 256
+        divisor, row = 1.0, 0
+        for i, p in enumerate(layers):
+            spec = p.spec
+            if isinstance(spec, Flatten):
+                s = s.reshape(n, -1)
+                continue
+            act[row, :, 0] += (s > 0).reshape(n, -1).sum(1)
+            if isinstance(spec, MaxPool2d):
+                c = state.get(i, torch.zeros_like(s)) + s
+                state[i] = c
+                _, idx = F.max_pool2d(c * 2 + s, spec.kernel, spec.stride, return_indices=True)
+                s = s.flatten(2).gather(2, idx.flatten(2)).view(idx.shape)
+            elif isinstance(spec, AvgPool2d):
+                s = F.avg_pool2d(s, spec.kernel, spec.stride) * spec.kernel**2
+                divisor *= spec.kernel**2
+            else:
+                op = F.conv2d if isinstance(spec, Conv2d) else F.linear
+                extra = (spec.stride, spec.padding) if isinstance(spec, Conv2d) else ()
+                bias = torch.round(p.bias * one)
+                bias = bias.reshape(1, -1, 1, 1) if isinstance(spec, Conv2d) else bias
+                if i == first and coding.input_encoding == "analog":
+                    current = torch.trunc(op(pixels, p.weight * one / 256, None, *extra))
+                else:
+                    current = torch.trunc(
+                        op(s, torch.trunc(p.weight * one), None, *extra) / divisor
+                    )
+                divisor = 1.0
+                start = 0.0 if i == last else round(coding.initial_potential * one)
+                v = state.get(i, torch.full_like(current, start))
+                v = torch.clamp(v + current + bias, -top, top - 1)
+                if i == last:
+                    state[i] = v
+                    continue
+                s = (v >= one).double()
+                state[i] = v - s * one
+            act[row, :, 1] += (s > 0).reshape(n, -1).sum(1)
+            counts[i] = s if counts[i] is None else counts[i] + s
+            row += 1
+    return {"counts": counts, "potential": state[last], "activity": act}
+
+
+@pytest.mark.parametrize(
+    ("encoding", "T", "acc_bits", "frac_bits", "chunk_elements"),
+    [
+        ("analog", 8, 32, 16, 2**25),  # all steps in one chunk, float32 potentials
+        ("analog", 13, 32, 16, 20000),  # chunks of 3 steps (memory bound)
+        ("deterministic", 16, 20, 10, 2**25),
+        ("poisson", 8, 32, 16, 5000),  # one step per chunk
+        ("analog", 16, 6, 3, 2**25),  # narrow: saturation and truncation
+        ("deterministic", 12, 48, 30, 4000),  # wide: float64 potentials, split convs
+    ],
+)
+def test_time_batched_simulation_equals_step_by_step(
+    encoding: str, T: int, acc_bits: int, frac_bits: int, chunk_elements: int, monkeypatch
+) -> None:  # noqa: ANN001
+    import plugins.codings.rate as rate
+
+    monkeypatch.setattr(rate, "_CHUNK_ELEMENTS", chunk_elements)
+    coding = RateCoding(
+        time_window=T, accumulator_bits=acc_bits, frac_bits=frac_bits, input_encoding=encoding
+    )
+    for seed in range(2):
+        snn, x = _snn(seed), _x(24)
+        fast = coding.run(snn, x, generator=torch.Generator().manual_seed(seed))
+        ref = _step_by_step(coding, snn, x, torch.Generator().manual_seed(seed))
+        assert torch.equal(fast["potential"], ref["potential"])
+        assert torch.equal(fast["activity"][:, :, [1, 3]], ref["activity"][:, :, [1, 3]])
+        assert torch.equal(fast["activity"][:, :, 0], ref["activity"][:, :, 0])
+        for a, b in zip(fast["counts"], ref["counts"], strict=True):
+            assert (a is None and b is None) or torch.equal(a, b)
