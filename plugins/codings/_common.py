@@ -99,11 +99,13 @@ def convert_layers(
     return out, info
 
 
-def weighted_op(p: LayerParams, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
-    """The layer's linear operation without bias (conv or linear)."""
+def weighted_op(
+    p: LayerParams, x: torch.Tensor, w: torch.Tensor, bias: torch.Tensor | None = None
+) -> torch.Tensor:
+    """The layer's linear operation (conv or linear), without bias unless one is given."""
     if isinstance(p.spec, Conv2d):
-        return F.conv2d(x, w, None, p.spec.stride, p.spec.padding)
-    return F.linear(x, w)
+        return F.conv2d(x, w, bias, p.spec.stride, p.spec.padding)
+    return F.linear(x, w, bias)
 
 
 def synaptic_events(p: LayerParams, active: torch.Tensor) -> torch.Tensor:
@@ -116,11 +118,20 @@ def synaptic_events(p: LayerParams, active: torch.Tensor) -> torch.Tensor:
     """
     n = active.shape[0]
     if isinstance(p.spec, Conv2d):
-        per_position = active.sum(1, dtype=torch.float64).reshape(n, -1)
+        per_position = count_sum(active, 1).reshape(n, -1)
         reach = _reach(p.spec.kernel, p.spec.stride, p.spec.padding, *active.shape[2:])
         return (per_position @ reach) * p.spec.out_channels
     assert isinstance(p.spec, Linear)
-    return active.reshape(n, -1).sum(1, dtype=torch.float64) * p.spec.out_features
+    return count_sum(active.reshape(n, -1), 1) * p.spec.out_features
+
+
+def count_sum(x: torch.Tensor, dim: int | tuple[int, ...]) -> torch.Tensor:
+    """Exact sum (float64) of nonnegative integer-valued counts. float32 is ~3x faster
+    and exact when its result is below 2^24: partial sums only grow, so none passed it."""
+    y = x.sum(dim)
+    if y.numel() and float(y.max()) >= 2.0**FLOAT32_EXACT_BITS:
+        y = x.sum(dim, dtype=torch.float64)
+    return y.to(torch.float64)
 
 
 @functools.lru_cache(maxsize=64)
@@ -138,7 +149,7 @@ def pool_events(spec: MaxPool2d | AvgPool2d, active: torch.Tensor) -> torch.Tens
     """Per sample (float64): input spikes that fall inside some pooling window."""
     k, s = spec.kernel, spec.stride
     per_window = F.avg_pool2d(active, k, s, divisor_override=1)  # window sums: exact
-    return per_window.reshape(active.shape[0], -1).sum(1, dtype=torch.float64)
+    return count_sum(per_window.reshape(active.shape[0], -1), 1)
 
 
 def exact_dtype(bound: float) -> torch.dtype:
@@ -173,14 +184,21 @@ class IntegerOp:
     w = sum_j d_j 2^(z + k j) (z: the power of two common to all weights), each digit's
     bound below 2^24; the digit kernels are stacked along the output channels (one conv
     call) and recombined exactly in float64. float64 (exact below 2^53) is the fallback.
-    Calling it returns exact integers: float32 when one part suffices, else float64.
+    An integer ``bias`` (one per output) is added inside the op (the conv adds it in the
+    same pass). Calling it returns exact integers: float32 when one part suffices, else
+    float64.
     """
 
-    def __init__(self, p: LayerParams, w_int: torch.Tensor, x_max: float) -> None:
+    def __init__(
+        self, p: LayerParams, w_int: torch.Tensor, x_max: float, bias: torch.Tensor | None = None
+    ) -> None:
         self.p = p
         self.out = w_int.shape[0]
         a = w_int.abs().to(torch.float64)
         self.bound = float(x_max * a.reshape(self.out, -1).sum(1).max()) if a.numel() else 0.0
+        self.bias = None if bias is None else bias.reshape(-1).to(torch.float64)
+        if self.bias is not None:
+            self.bound += float(self.bias.abs().max())
         limit = 2.0**FLOAT32_EXACT_BITS
         self.scales: list[float] = []
         self.weight = w_int.to(torch.float64)  # the float64 fallback
@@ -188,6 +206,8 @@ class IntegerOp:
             return
         if self.bound < limit:
             self.weight, self.scales = w_int.to(torch.float32), [1.0]
+            if self.bias is not None:
+                self.bias = self.bias.to(torch.float32)
             return
         ai = a.to(torch.int64)
         nonzero = ai[ai > 0]
@@ -206,13 +226,15 @@ class IntegerOp:
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         if not self.scales:
-            return weighted_op(self.p, x.to(torch.float64), self.weight)
+            return weighted_op(self.p, x.to(torch.float64), self.weight, self.bias)
         if x.dim() == 4:  # oneDNN's float32 conv is ~3x faster in channels-last (measured)
             x = x.to(torch.float32, memory_format=torch.channels_last)
-        y = weighted_op(self.p, x.to(torch.float32), self.weight)
         if len(self.scales) == 1:
-            return y
+            return weighted_op(self.p, x.to(torch.float32), self.weight, self.bias)
+        y = weighted_op(self.p, x.to(torch.float32), self.weight)
         acc = y.narrow(1, 0, self.out).to(torch.float64).mul_(self.scales[0])
         for j in range(1, len(self.scales)):
             acc.add_(y.narrow(1, j * self.out, self.out), alpha=self.scales[j])
+        if self.bias is not None:
+            acc.add_(self.bias.reshape(1, -1, *([1] * (acc.dim() - 2))))
         return acc

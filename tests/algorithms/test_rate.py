@@ -225,22 +225,31 @@ def _step_by_step(coding: RateCoding, snn: SpikingNetwork, x: torch.Tensor, gen)
 
 
 @pytest.mark.parametrize(
-    ("encoding", "T", "acc_bits", "frac_bits", "chunk_elements"),
+    ("encoding", "T", "acc_bits", "frac_bits", "chunk_elements", "min_slice"),
     [
-        ("analog", 8, 32, 16, 2**25),  # all steps in one chunk, float32 potentials
-        ("analog", 13, 32, 16, 20000),  # chunks of 3 steps (memory bound)
-        ("deterministic", 16, 20, 10, 2**25),
-        ("poisson", 8, 32, 16, 5000),  # one step per chunk
-        ("analog", 16, 6, 3, 2**25),  # narrow: saturation and truncation
-        ("deterministic", 12, 48, 30, 4000),  # wide: float64 potentials, split convs
+        ("analog", 8, 32, 16, 2**25, 64),  # all steps in one chunk, float32 potentials
+        ("analog", 13, 32, 16, 20000, 64),  # chunks of 3 steps (memory bound)
+        ("deterministic", 16, 20, 10, 2**25, 64),
+        ("poisson", 8, 32, 16, 5000, 64),  # one step per chunk
+        ("poisson", 8, 32, 16, 20000, 5),  # slices of 9 samples, all steps
+        ("deterministic", 13, 32, 16, 6000, 5),  # slices of 5 samples, chunks of 3 steps
+        ("analog", 16, 6, 3, 2**25, 64),  # narrow: saturation and truncation
+        ("deterministic", 12, 48, 30, 4000, 64),  # wide: float64 potentials, split convs
     ],
 )
 def test_time_batched_simulation_equals_step_by_step(
-    encoding: str, T: int, acc_bits: int, frac_bits: int, chunk_elements: int, monkeypatch
-) -> None:  # noqa: ANN001
+    encoding: str,
+    T: int,
+    acc_bits: int,
+    frac_bits: int,
+    chunk_elements: int,
+    min_slice: int,
+    monkeypatch,  # noqa: ANN001
+) -> None:
     import plugins.codings.rate as rate
 
     monkeypatch.setattr(rate, "_CHUNK_ELEMENTS", chunk_elements)
+    monkeypatch.setattr(rate, "_MIN_SLICE", min_slice)
     coding = RateCoding(
         time_window=T, accumulator_bits=acc_bits, frac_bits=frac_bits, input_encoding=encoding
     )
