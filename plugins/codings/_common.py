@@ -215,13 +215,23 @@ class IntegerOp:
         ai = ai >> z
         bits = int(ai.max()).bit_length()
         sign = torch.sign(w_int).to(torch.float32)
+        bias_max = float(self.bias.abs().max()) if self.bias is not None else 0.0
         for parts in range(2, MAX_FLOAT32_PARTS + 1):
             k = -(-bits // parts)
             digits = [(ai >> (k * j)) & ((1 << k) - 1) for j in range(parts)]
             sums = [float(d.reshape(self.out, -1).sum(1).max()) * x_max for d in digits]
+            # Part j's products are multiples of 2^(z+kj): with its digits scaled by that,
+            # its sums stay exact below 2^(24+z+kj). Part 0 also adds the (integer) bias.
+            sums[0] = sums[0] * 2.0**z + bias_max
             if max(sums) < limit:
-                self.weight = torch.cat([sign * d.to(torch.float32) for d in digits])
+                scaled = [
+                    sign * d.to(torch.float32) * 2.0 ** (z + k * j) for j, d in enumerate(digits)
+                ]
+                self.weight = torch.cat(scaled)
                 self.scales = [2.0 ** (z + k * j) for j in range(parts)]
+                if self.bias is not None:  # into part 0's conv; zero for the others
+                    zeros = torch.zeros((parts - 1) * self.out, dtype=torch.float64)
+                    self.bias = torch.cat([self.bias, zeros]).to(torch.float32)
                 return
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
@@ -231,10 +241,8 @@ class IntegerOp:
             x = x.to(torch.float32, memory_format=torch.channels_last)
         if len(self.scales) == 1:
             return weighted_op(self.p, x.to(torch.float32), self.weight, self.bias)
-        y = weighted_op(self.p, x.to(torch.float32), self.weight)
-        acc = y.narrow(1, 0, self.out).to(torch.float64).mul_(self.scales[0])
+        y = weighted_op(self.p, x.to(torch.float32), self.weight, self.bias)
+        acc = y.narrow(1, 0, self.out).to(torch.float64)  # parts come scaled: just add
         for j in range(1, len(self.scales)):
-            acc.add_(y.narrow(1, j * self.out, self.out), alpha=self.scales[j])
-        if self.bias is not None:
-            acc.add_(self.bias.reshape(1, -1, *([1] * (acc.dim() - 2))))
+            acc.add_(y.narrow(1, j * self.out, self.out))
         return acc

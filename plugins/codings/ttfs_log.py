@@ -36,6 +36,7 @@ the sums are larger (``_common.IntegerOp``); potentials are float64 (exact below
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -215,13 +216,18 @@ class TTFSLogCoding(SpikeCoding):
         from dse.interfaces import LayerActivity
 
         preds, totals = [], None
+        # Slices of at most _SLICE_ELEMENTS neurons per layer: small tensors are reused
+        # from the heap and stay in cache (samples are independent: same results).
+        largest = max(math.prod(s) for pair in snn.architecture.shapes() for s in pair)
+        width = max(1, _SLICE_ELEMENTS // largest)
         with torch.no_grad():
             plans = self._plans(snn)  # from the weights: once, not per batch
-            for x, _ in batches(split, batch_size):
-                out = self._run(snn, x, plans, with_times=False)
-                preds.append(out["potential"].argmax(1))
-                sums = out["activity"].sum(1)  # (layers, 4) per batch
-                totals = sums if totals is None else totals + sums
+            for batch, _ in batches(split, batch_size):
+                for x in batch.split(width):
+                    out = self._run(snn, x, plans, with_times=False)
+                    preds.append(out["potential"].argmax(1))
+                    sums = out["activity"].sum(1)  # (layers, 4) per slice
+                    totals = sums if totals is None else totals + sums
         n = max(len(split), 1)
         predictions = torch.cat(preds).numpy() if preds else np.zeros(0, dtype=np.int64)
         accuracy = 100.0 * float((torch.as_tensor(predictions) == split.y).float().mean())
@@ -359,8 +365,12 @@ class TTFSLogCoding(SpikeCoding):
         """
         import torch
 
+        from plugins.codings._common import FLOAT32_EXACT_BITS
+
         T, F = self.time_window, self.frac_bits
         vc = torch.clamp(v, 2.0 ** (F - T), 2.0**F)
+        if F <= FLOAT32_EXACT_BITS:  # clamped integers <= 2^F are exact in float32
+            vc = vc.to(torch.float32)
         if vc.dtype == torch.float32:
             vc.view(torch.int32).bitwise_and_(_FLOAT32_EXPONENT_BITS)  # 2^floor(log2 vc)
         else:
@@ -395,6 +405,10 @@ class TTFSLogCoding(SpikeCoding):
             v = torch.clamp(bias + plan.steps[0](torch.zeros_like(code)), lo_sat, hi_sat)
         return v
 
+
+# Neurons per layer tensor in one simulated slice (2^20: 4 MiB float32). On 2 cores,
+# small_cnn on digits: 512 images per slice ~19-28k images/s, 1024 ~18k (measured).
+_SLICE_ELEMENTS = 2**20
 
 # A float's exponent field: x & mask is 2^floor(log2 x) for positive normal x (IEEE 754
 # binary32 / binary64 layouts).

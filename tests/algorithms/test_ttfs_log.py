@@ -204,3 +204,47 @@ def test_activity_counts_real_events() -> None:
         assert act[2, n, 2] == (times[1][n] < 4).sum() * 6  # linear fan-out 6
         assert act[3, n, 1] == 0  # the read-out does not fire
     assert torch.all(act[:, :, 3] == 4)
+
+
+@pytest.mark.parametrize("spread", [4, 12, 22, 30, 38])
+def test_integer_op_is_exact_with_float32_parts(spread: int) -> None:
+    """Integer conv / linear against float64 (exact here: every sum < 2^53), with weights
+    from 1 to 2^spread: one float32 part, split parts, or the float64 fallback."""
+    from plugins.codings._common import IntegerOp
+
+    g = torch.Generator().manual_seed(spread)
+    for spec, shape, x_shape in [
+        (Conv2d(8, kernel=3, stride=1, padding=1), (8, 6, 3, 3), (16, 6, 5, 5)),
+        (Linear(7), (7, 40), (16, 40)),
+    ]:
+        e = torch.randint(0, spread + 1, shape, generator=g).double()
+        w = torch.randint(-1, 2, shape, generator=g).double() * 2.0**e  # log-like weights
+        w += torch.randint(-3, 4, shape, generator=g).double()  # and arbitrary integers
+        bias = torch.randint(-(2**20), 2**20, (shape[0],), generator=g).double()
+        x_max = 128.0
+        x = 2.0 ** torch.randint(0, 8, x_shape, generator=g).double()
+        x *= torch.rand(x_shape, generator=g) < 0.6
+        op = IntegerOp(LayerParams(spec, w, bias), w, x_max, bias=bias)
+        if isinstance(spec, Conv2d):
+            ref = torch.nn.functional.conv2d(x, w, bias, 1, 1)
+        else:
+            ref = torch.nn.functional.linear(x, w, bias)
+        assert op.bound < 2.0**53
+        assert torch.equal(op(x).to(torch.float64), ref), (spread, len(op.scales))
+
+
+def test_spike_code_from_exponent_bits_matches_frexp() -> None:
+    """_fire reads 2^floor(log2 V) off the exponent bits; the definition: first t with
+    V >= 2^(F-t), none after T-1."""
+    for T, F in [(8, 24), (4, 3), (8, 30), (5, 10)]:
+        coding = TTFSLogCoding(time_window=T, frac_bits=F, accumulator_bits=F + 8)
+        edges = torch.tensor([2.0**k + d for k in range(0, F + 3) for d in (-1, 0, 1)])
+        v = torch.cat([edges, -edges, torch.tensor([0.0]), torch.randint(-(2**F), 2**F, (999,))])
+        expected = []
+        for value in v.tolist():
+            t = next((t for t in range(T) if value >= 2 ** (F - t)), None)
+            expected.append(0.0 if t is None else 2.0 ** (T - 1 - t))
+        for dtype in (torch.float64, torch.float32):
+            if dtype == torch.float32 and F + 3 > 24:
+                continue  # float32 potentials only hold integers below 2^24
+            assert coding._fire(v.to(dtype)).tolist() == expected
