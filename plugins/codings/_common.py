@@ -21,8 +21,9 @@ PIXEL_FRAC_BITS = 8
 FLOAT64_EXACT_BITS = 53
 # float32 holds every integer below 2^24 exactly (24-bit significand).
 FLOAT32_EXACT_BITS = 24
-# At most this many float32 parts per exact integer op; past it float64 is no slower
-# (measured on 2 cores: a float32 conv with 3x the output channels ~ one float64 conv).
+# At most this many float32 parts per exact integer op, then float64 (our choice). Measured
+# on 2 cores, a 16->32 3x3 conv of 1024 8x8 images: float64 48 ms; float32 channels-last
+# 3.8 / 9.0 / 12.2 ms for 1 / 2 / 3 parts (stacked output channels).
 MAX_FLOAT32_PARTS = 3
 
 

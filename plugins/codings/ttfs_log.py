@@ -31,7 +31,8 @@ product can be truncated and no partial sum can saturate (checked per layer from
 weights), one convolution per layer gives the exact integer result; otherwise the layer
 is integrated step by step as described above. Convolutions run in float32, exact while
 every partial sum stays below 2^24, with the weights split into a few float32 parts when
-the sums are larger (``_common.IntegerOp``); potentials are float64 (exact below 2^53).
+the sums are larger (``_common.IntegerOp``); potentials are float32 when the weights
+bound them below 2^24, else float64 (exact below 2^53).
 """
 
 from __future__ import annotations
