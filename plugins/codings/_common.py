@@ -235,7 +235,10 @@ class IntegerOp:
                     self.bias = torch.cat([self.bias, zeros]).to(torch.float32)
                 return
 
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+    def __call__(self, x: torch.Tensor, *, rounded: bool = False) -> torch.Tensor:
+        """Exact integer result. ``rounded`` with two parts: their float32 sum instead,
+        the exact result correctly rounded (one rounding, monotone): exact wherever the
+        result is below 2^24, and never on the wrong side of a power of two."""
         if not self.scales:
             return weighted_op(self.p, x.to(torch.float64), self.weight, self.bias)
         if x.dim() == 4:  # oneDNN's float32 conv is ~3x faster in channels-last (measured)
@@ -243,6 +246,8 @@ class IntegerOp:
         if len(self.scales) == 1:
             return weighted_op(self.p, x.to(torch.float32), self.weight, self.bias)
         y = weighted_op(self.p, x.to(torch.float32), self.weight, self.bias)
+        if rounded and len(self.scales) == 2:
+            return y.narrow(1, 0, self.out) + y.narrow(1, self.out, self.out)
         acc = y.narrow(1, 0, self.out).to(torch.float64)  # parts come scaled: just add
         for j in range(1, len(self.scales)):
             acc.add_(y.narrow(1, j * self.out, self.out))

@@ -335,7 +335,7 @@ class TTFSLogCoding(SpikeCoding):
             assert isinstance(spec, (Conv2d, Linear)), spec
             plan = plans[i]
             assert plan is not None
-            v = self._integrate(p, plan, code)
+            v = self._integrate(p, plan, code, fires=i != last)
             events = synaptic_events(p, active).to(torch.float64)
             if i == last:
                 potential = v.to(torch.float64)
@@ -378,11 +378,14 @@ class TTFSLogCoding(SpikeCoding):
             vc.view(torch.int64).bitwise_and_(_FLOAT64_EXPONENT_BITS)
         return torch.floor_(vc.mul_(2.0 ** (T - 1 - F))).to(torch.float32)
 
-    def _integrate(self, p: Any, plan: _Integrator, code: torch.Tensor) -> torch.Tensor:
-        """Accumulator value (integer units of 2^-frac_bits theta, float64)."""
+    def _integrate(
+        self, p: Any, plan: _Integrator, code: torch.Tensor, *, fires: bool
+    ) -> torch.Tensor:
+        """Accumulator value (integer units of 2^-frac_bits theta); for a layer that
+        ``fires``, possibly only what _fire needs of it (see the one-pass case)."""
         import torch
 
-        from plugins.codings._common import weighted_op
+        from plugins.codings._common import FLOAT32_EXACT_BITS, weighted_op
 
         T = self.time_window
         top = 2.0 ** (self._accumulator_bits - 1)
@@ -392,6 +395,11 @@ class TTFSLogCoding(SpikeCoding):
             acc = weighted_op(p, code.to(torch.float64), plan.wide)
             return torch.clamp(bias + torch.trunc(acc), lo_sat, hi_sat)
         if plan.one_pass is not None:  # exact integer sum (bias included), whole LSBs
+            if fires and self.frac_bits <= FLOAT32_EXACT_BITS:
+                # _fire clamps V into [2^(F-T), 2^F] and reads its power of two: the float32
+                # sum of two parts is exact below 2^24 and rounds monotonically, so it gives
+                # the same code; saturation (at >= 2^(F+1)) cannot change it either.
+                return plan.one_pass(code, rounded=True)
             v = plan.one_pass(code)
             return v.clamp_(lo_sat, hi_sat) if plan.clamp else v
         # Step by step: per-product truncation, saturation after every input time step.
