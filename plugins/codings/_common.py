@@ -153,22 +153,15 @@ def pool_events(spec: MaxPool2d | AvgPool2d, active: torch.Tensor) -> torch.Tens
     return count_sum(per_window.reshape(active.shape[0], -1), 1)
 
 
-def exact_dtype(bound: float) -> torch.dtype:
-    """float32 when every integer the computation can reach is exact in it, else float64."""
-    return torch.float32 if bound < 2.0**FLOAT32_EXACT_BITS else torch.float64
-
-
-def trunc_fixed(x: torch.Tensor, frac_bits: int) -> torch.Tensor:
-    """x as an integer count of 2^-frac_bits units, truncated toward zero (float64)."""
-    return torch.trunc(x.to(torch.float64) * 2.0**frac_bits)
-
-
 def float32_is_ieee() -> bool:
     """True when torch computes float32 convs and matmuls in IEEE float32 (the default):
-    no TF32 / bf16 shortcuts, which would break the exactness bounds below."""
+    through oneDNN, with no TF32 / bf16 shortcuts: the exactness bounds below need it."""
     if torch.get_float32_matmul_precision() != "highest":
         return False
     mkldnn = torch.backends.mkldnn
+    # Without oneDNN torch may pick Winograd (NNPACK) convolutions, which are not exact.
+    if not mkldnn.is_available() or not mkldnn.enabled:
+        return False
     for obj in (mkldnn, getattr(mkldnn, "conv", None), getattr(mkldnn, "matmul", None)):
         if getattr(obj, "fp32_precision", "none") not in ("none", "ieee"):
             return False
