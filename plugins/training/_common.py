@@ -17,6 +17,7 @@ def validate_keys(
     weight_decay: float,
     momentum: float,
     lr_schedule: str,
+    device: str,
 ) -> None:
     require(epochs >= 0, "training.epochs", "must be >= 0 (0: no training)", epochs)
     require(batch_size >= 1, "training.batch_size", "must be >= 1", batch_size)
@@ -32,3 +33,28 @@ def validate_keys(
         f"must be one of {_SCHEDULES}",
         lr_schedule,
     )
+    require(
+        device in ("auto", "cpu", "cuda") or device.startswith("cuda:"),
+        "training.device",
+        "must be auto, cpu, cuda or cuda:<index>",
+        device,
+    )
+    if device.startswith("cuda"):
+        import torch
+
+        require(
+            torch.cuda.is_available(),
+            "training.device",
+            "asks for a GPU but torch sees none (torch.cuda.is_available() is False); "
+            "use training.device=cpu or auto",
+            device,
+        )
+
+
+def resolve_device(device: str) -> str:
+    """``auto``: the GPU when torch sees one, else the CPU."""
+    if device != "auto":
+        return device
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"

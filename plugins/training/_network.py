@@ -241,13 +241,23 @@ def train_network(
     weight_decay: float,
     momentum: float,
     lr_schedule: str,
+    device: str,
     generator: torch.Generator,
     desc: str,
 ) -> dict[str, float]:
-    """Cross-entropy training with a tqdm bar over epochs; raises TrainingError on divergence."""
+    """Cross-entropy training with a tqdm bar over epochs; raises TrainingError on divergence.
+
+    Trains on ``device`` (auto: the GPU when there is one) and returns the module on the
+    CPU, where the simulators and the stage cache expect it. Batches are drawn on the CPU
+    with ``generator``, so the data order is the same on every device.
+    """
     from tqdm import tqdm
 
     from dse.data import batches
+    from plugins.training._common import resolve_device
+
+    target = torch.device(resolve_device(device))
+    module.to(target)
 
     params = [p for p in module.parameters() if p.requires_grad]
     if optimizer == "adam":
@@ -271,6 +281,7 @@ def train_network(
         for x, y in batches(
             data.train, batch_size, shuffle=True, generator=generator, augment=data.augment
         ):
+            x, y = x.to(target, non_blocking=True), y.to(target, non_blocking=True)
             logits = module(x)
             loss = F.cross_entropy(logits, y)
             value = float(loss.detach())
@@ -295,5 +306,6 @@ def train_network(
         }
         bar.set_postfix(loss=f"{info['loss']:.4f}", acc=f"{info['train_accuracy']:.1f}")
     bar.close()
+    module.to("cpu")
     module.eval()
     return info

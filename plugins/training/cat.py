@@ -38,6 +38,7 @@ class ConversionAwareTraining(TrainingMethod):
         weight_decay: float = 0.0,
         momentum: float = 0.9,
         lr_schedule: str = "cosine",
+        device: str = "auto",
         init: str = "scratch",
         pretrain_epochs: int = 10,
     ) -> None:
@@ -49,6 +50,7 @@ class ConversionAwareTraining(TrainingMethod):
             weight_decay=weight_decay,
             momentum=momentum,
             lr_schedule=lr_schedule,
+            device=device,
         )
         require(init in _INITS, "training.init", f"must be one of {_INITS}", init)
         require(pretrain_epochs >= 0, "training.pretrain_epochs", "must be >= 0", pretrain_epochs)
@@ -59,6 +61,7 @@ class ConversionAwareTraining(TrainingMethod):
         self.weight_decay = float(weight_decay)
         self.momentum = float(momentum)
         self.lr_schedule = lr_schedule
+        self.device = device
         self.init = init
         self.pretrain_epochs = int(pretrain_epochs)
 
@@ -90,6 +93,7 @@ class ConversionAwareTraining(TrainingMethod):
                     weight_decay=self.weight_decay,
                     momentum=self.momentum,
                     lr_schedule=self.lr_schedule,
+                    device=self.device,
                 )
                 relu, pre_info = pre._train(arch, data, seed, desc="cat: standard pretraining")
                 module.load_state_dict(relu.state_dict())
@@ -106,6 +110,7 @@ class ConversionAwareTraining(TrainingMethod):
                     weight_decay=self.weight_decay,
                     momentum=self.momentum,
                     lr_schedule=self.lr_schedule,
+                    device=self.device,
                     generator=generator,
                     desc="cat",
                 )

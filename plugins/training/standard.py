@@ -30,6 +30,7 @@ class StandardTraining(TrainingMethod):
         weight_decay: float = 0.0,
         momentum: float = 0.9,
         lr_schedule: str = "cosine",
+        device: str = "auto",
     ) -> None:
         validate_keys(
             epochs=epochs,
@@ -39,6 +40,7 @@ class StandardTraining(TrainingMethod):
             weight_decay=weight_decay,
             momentum=momentum,
             lr_schedule=lr_schedule,
+            device=device,
         )
         self.epochs = int(epochs)
         self.batch_size = int(batch_size)
@@ -47,6 +49,7 @@ class StandardTraining(TrainingMethod):
         self.weight_decay = float(weight_decay)
         self.momentum = float(momentum)
         self.lr_schedule = lr_schedule
+        self.device = device
 
     def fit(
         self,
@@ -82,6 +85,7 @@ class StandardTraining(TrainingMethod):
             weight_decay=self.weight_decay,
             momentum=self.momentum,
             lr_schedule=self.lr_schedule,
+            device=self.device,
             generator=generator,
             desc=desc,
         )

@@ -101,3 +101,25 @@ def test_cat_fine_tunes_from_standard_training(digits) -> None:  # noqa: ANN001
 def test_invalid_config_names_the_field(field: str, kwargs: dict) -> None:
     with pytest.raises(ConfigError, match=field):
         ConversionAwareTraining(**kwargs)
+
+
+def test_training_device_is_checked_and_auto_matches_cpu():
+    """training.device: a GPU request without a GPU fails at validation, naming the key;
+    ``auto`` trains on the CPU here and gives the same weights as ``cpu``."""
+    if torch.cuda.is_available():
+        StandardTraining(device="cuda")
+    else:
+        with pytest.raises(ConfigError, match=r"training\.device"):
+            StandardTraining(device="cuda")
+    with pytest.raises(ConfigError, match=r"training\.device"):
+        StandardTraining(device="tpu")
+    if not torch.cuda.is_available():
+        data = Digits().load()
+        arch = SmallCNN().build(data.input_shape, data.num_classes)
+        weights = [
+            StandardTraining(epochs=1, device=d)
+            .fit(arch, data, LogQuantizer(), TTFSLogCoding(), seed=0)
+            .module.state_dict()
+            for d in ("auto", "cpu")
+        ]
+        assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
