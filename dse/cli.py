@@ -113,8 +113,7 @@ def run_design_point(cfg: DictConfig) -> dict[str, Any]:
 def _write_artifacts(cfg: DictConfig, result: Any, out_dir: Path, choices: dict) -> list[Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     config_path = out_dir / "config.yaml"
-    config = OmegaConf.to_container(cfg, resolve=True)
-    OmegaConf.save(OmegaConf.create(config), config_path)
+    OmegaConf.save(OmegaConf.create(tracking.plain_config(cfg)), config_path)
     hw = result.reports["val"]
     workload_path = out_dir / "workload.json"
     result.measurements["val"].workload.save(workload_path)

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 from hydra.experimental.callback import Callback
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from dse.errors import DseError, TrackingError
 
@@ -172,6 +172,18 @@ class SweepCallback(Callback):
 # --------------------------------------------------------------------------- design points
 
 
+def plain_config(cfg: DictConfig) -> dict[str, Any]:
+    """The resolved config as plain containers, without Hydra's own node (which only
+    resolves inside a running job)."""
+    return {
+        key: OmegaConf.to_container(cfg[key], resolve=True)
+        if isinstance(cfg[key], DictConfig | ListConfig)
+        else cfg[key]
+        for key in cfg
+        if key != "hydra"
+    }
+
+
 def flatten(node: Any, prefix: str = "") -> dict[str, Any]:
     """``{"a": {"b": 1}}`` -> ``{"a.b": 1}``; lists stay whole values."""
     if isinstance(node, DictConfig):
@@ -201,9 +213,7 @@ def start_design_run(
     if parent_run_id:
         tags["mlflow.parentRunId"] = parent_run_id
     run_id = client.create_run(exp_id, run_name=run_name, tags=tags).info.run_id
-    config = OmegaConf.to_container(cfg, resolve=True)
-    config.pop("hydra", None)
-    params = [Param(k, str(v)[:6000]) for k, v in flatten(config).items()]
+    params = [Param(k, str(v)[:6000]) for k, v in flatten(plain_config(cfg)).items()]
     for start in range(0, len(params), 100):  # MLflow's batch limit is 100 params
         client.log_batch(run_id, params=params[start : start + 100])
     return run_id
