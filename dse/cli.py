@@ -117,12 +117,15 @@ def _write_artifacts(cfg: DictConfig, result: Any, out_dir: Path, choices: dict)
     hw = result.reports["val"]
     workload_path = out_dir / "workload.json"
     result.measurements["val"].workload.save(workload_path)
-    return [
+    artifacts = [
         config_path,
         workload_path,
         report.write_breakdown_csv(hw, out_dir / "hardware_breakdown.csv"),
-        report.plot_breakdown(hw, out_dir / "hardware_breakdown.png", choices["hardware"]),
     ]
+    if cfg.tracking.breakdown_chart:
+        chart = out_dir / "hardware_breakdown.png"
+        artifacts.append(report.plot_breakdown(hw, chart, choices["hardware"]))
+    return artifacts
 
 
 @hydra.main(config_path=str(CONF_DIR), config_name="config", version_base="1.3")

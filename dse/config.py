@@ -16,6 +16,7 @@ Two layers of checking, both before anything expensive starts:
 from __future__ import annotations
 
 import dataclasses
+import functools
 import importlib
 import inspect
 import typing
@@ -41,6 +42,7 @@ class TrackingConfig:
     uri: str = MISSING
     experiment: str = "snn-dse"
     run_name: str | None = None
+    breakdown_chart: bool = True
     tags: dict[str, Any] = field(default_factory=dict)
 
 
@@ -150,6 +152,7 @@ def _omegaconf_type(annotation: Any) -> Any:
     return Any
 
 
+@functools.cache  # one per class: deriving it costs more than a trial's pricing
 def schema_for(cls: type) -> type:
     """A dataclass mirroring ``cls.__init__``'s keyword arguments (types and defaults)."""
     signature = inspect.signature(cls.__init__)

@@ -189,6 +189,12 @@ class TrainingMethod(ABC):
     # training and seed. The stage cache keys training on exactly these.
     depends_on: ClassVar[tuple[str, ...]] = ()
 
+    def pretraining(self) -> TrainingMethod | None:
+        """A training whose result ``fit`` starts from (e.g. the standard ReLU network that
+        CAT fine-tunes), or None. The orchestrator runs it first, through the stage cache
+        keyed on its own settings, so design points that share it train it once."""
+        return None
+
     @abstractmethod
     def fit(
         self,
@@ -197,9 +203,11 @@ class TrainingMethod(ABC):
         quantizer: WeightQuantizer,
         coding: SpikeCoding,
         seed: int,
+        init: TrainedNetwork | None = None,
     ) -> TrainedNetwork:
         """Train on ``data.train`` (deterministic for a seed on CPU), show a progress bar,
-        raise TrainingError on a NaN or diverging loss."""
+        raise TrainingError on a NaN or diverging loss. ``init`` is the result of
+        ``pretraining()`` when there is one (called without it, train it yourself)."""
 
 
 # --------------------------------------------------------------------------- hardware

@@ -172,7 +172,7 @@ class DesignPoint:
 
     # ----------------------------------------------------------------- stages
     def run(self) -> DesignPointResult:
-        cache_use = {}
+        """All stages; ``cache_use`` says, per stage in order, hit / miss / off."""
         sim_key = self.simulation_key()
         cached = self.cache.get("simulation", sim_key)
         training_info: dict[str, Any] = {}
@@ -181,10 +181,10 @@ class DesignPoint:
             payload = json.loads(cached)
             measurements = {s: Measurement.from_dict(payload["splits"][s]) for s in SPLITS}
             training_info = payload.get("training_info", {})
-            cache_use.update(training="hit", simulation="hit")
+            cache_use = {"training": "hit", "simulation": "hit"}
         else:
-            cache_use["simulation"] = "miss" if self.cache.enabled else "off"
-            measurements, training_info, cache_use["training"] = self._measure()
+            measurements, training_info, train_use = self._measure()
+            cache_use = {**train_use, "simulation": self._miss}
             self.cache.put(
                 "simulation",
                 sim_key,
@@ -205,7 +205,7 @@ class DesignPoint:
         self.plugins.coding.check_architecture(arch)
         return data, arch
 
-    def _measure(self) -> tuple[dict[str, Measurement], dict[str, Any], str]:
+    def _measure(self) -> tuple[dict[str, Measurement], dict[str, Any], dict[str, str]]:
         data, arch = self.prepare()
         ann, train_use = self._trained(data, arch)
         log.info("convert: building the SNN (%s)", type(self.plugins.coding).__name__)
@@ -223,23 +223,69 @@ class DesignPoint:
             )
         return measurements, dict(ann.info), train_use
 
-    def _trained(self, data: Any, arch: Architecture) -> tuple[TrainedNetwork, str]:
-        import torch
+    def pretraining_key(self, method: TrainingMethod) -> str:
+        """A pretraining depends on its own settings, not on the fine-tuning's."""
+        return cache_mod.stable_hash(
+            {
+                "seed": self.cfg.seed,
+                "method": f"{type(method).__module__}.{type(method).__qualname__}",
+                "settings": vars(method),
+                "config": {g: _container(self.cfg[g]) for g in ("dataset", "model")},
+                "code": cache_mod.code_fingerprint(method),
+                "core": cache_mod.code_fingerprint(self.plugins),
+            }
+        )
 
+    def _trained(self, data: Any, arch: Architecture) -> tuple[TrainedNetwork, dict[str, str]]:
+        training = self.plugins.training
         key = self.training_key()
-        cached = self.cache.get("training", key)
+        cached = self._load_network("training", key)
         if cached is not None:
             log.info("train: cache hit (%s): reusing the trained network", key[:12])
-            return torch.load(io.BytesIO(cached), weights_only=False), "hit"
-        ann = self.plugins.training.fit(
-            arch, data, self.plugins.quantizer, self.plugins.coding, seed=int(self.cfg.seed)
-        )
+            return cached, {"training": "hit"}
+        use: dict[str, str] = {}
+        init = None
+        pretraining = training.pretraining()
+        if pretraining is not None:
+            pre_key = self.pretraining_key(pretraining)
+            init = self._load_network("pretraining", pre_key)
+            if init is not None:
+                log.info("pretrain: cache hit (%s): fine-tuning from it", pre_key[:12])
+                use["pretraining"] = "hit"
+            else:
+                init = self._fit(pretraining, data, arch, None)
+                self._store_network("pretraining", pre_key, init)
+                use["pretraining"] = self._miss
+        ann = self._fit(training, data, arch, init)
+        self._store_network("training", key, ann)
+        use["training"] = self._miss
+        return ann, use
+
+    @property
+    def _miss(self) -> str:
+        return "miss" if self.cache.enabled else "off"
+
+    def _fit(
+        self, method: TrainingMethod, data: Any, arch: Architecture, init: TrainedNetwork | None
+    ) -> TrainedNetwork:
+        p = self.plugins
+        return method.fit(arch, data, p.quantizer, p.coding, seed=int(self.cfg.seed), init=init)
+
+    def _load_network(self, stage: str, key: str) -> TrainedNetwork | None:
+        import torch
+
+        payload = self.cache.get(stage, key)
+        return None if payload is None else torch.load(io.BytesIO(payload), weights_only=False)
+
+    def _store_network(self, stage: str, key: str, network: TrainedNetwork) -> None:
+        if not self.cache.enabled:
+            return
         import cloudpickle  # also pickles plugins' locally defined modules (by value)
+        import torch
 
         buffer = io.BytesIO()
-        torch.save(ann, buffer, pickle_module=cloudpickle)
-        self.cache.put("training", key, buffer.getvalue())
-        return ann, "miss" if self.cache.enabled else "off"
+        torch.save(network, buffer, pickle_module=cloudpickle)
+        self.cache.put(stage, key, buffer.getvalue())
 
     def _workload(self, arch: Architecture, sim: SimulationResult) -> Workload:
         coding, quantizer = self.plugins.coding, self.plugins.quantizer

@@ -11,6 +11,7 @@ from plugins.training._common import validate_keys
 if TYPE_CHECKING:
     from dse.architecture import Architecture
     from dse.interfaces import DataSplits, SpikeCoding, WeightQuantizer
+    from plugins.training.standard import StandardTraining
 
 _INITS = ("scratch", "standard")
 
@@ -65,6 +66,23 @@ class ConversionAwareTraining(TrainingMethod):
         self.init = init
         self.pretrain_epochs = int(pretrain_epochs)
 
+    def pretraining(self) -> StandardTraining | None:
+        """With ``init=standard``: the ReLU training CAT fine-tunes (cached by the orchestrator)."""
+        from plugins.training.standard import StandardTraining
+
+        if self.init != "standard":
+            return None
+        return StandardTraining(
+            epochs=self.pretrain_epochs,
+            batch_size=self.batch_size,
+            lr=self.lr,
+            optimizer=self.optimizer,
+            weight_decay=self.weight_decay,
+            momentum=self.momentum,
+            lr_schedule=self.lr_schedule,
+            device=self.device,
+        )
+
     def fit(
         self,
         arch: Architecture,
@@ -72,32 +90,24 @@ class ConversionAwareTraining(TrainingMethod):
         quantizer: WeightQuantizer,
         coding: SpikeCoding,
         seed: int,
+        init: TrainedNetwork | None = None,
     ) -> TrainedNetwork:
         import torch
 
         from plugins.training._network import Network, train_network
-        from plugins.training.standard import StandardTraining
 
         coding.check_architecture(arch)
+        pretraining = self.pretraining()
+        if init is None and pretraining is not None:
+            init = pretraining.fit(arch, data, quantizer, coding, seed)
         encoder = coding.input_encoder()
         info: dict[str, float | str] = {"init": self.init}
         with torch.random.fork_rng(devices=[]):  # seed locally, leave global RNG untouched
             torch.manual_seed(seed)
             module = Network(arch, coding.activation, quantizer, encoder)
-            if self.init == "standard":
-                pre = StandardTraining(
-                    epochs=self.pretrain_epochs,
-                    batch_size=self.batch_size,
-                    lr=self.lr,
-                    optimizer=self.optimizer,
-                    weight_decay=self.weight_decay,
-                    momentum=self.momentum,
-                    lr_schedule=self.lr_schedule,
-                    device=self.device,
-                )
-                relu, pre_info = pre._train(arch, data, seed, desc="cat: standard pretraining")
-                module.load_state_dict(relu.state_dict())
-                info.update({f"pretrain_{k}": v for k, v in pre_info.items()})
+            if init is not None:
+                module.load_state_dict(init.module.state_dict())
+                info.update({f"pretrain_{k}": v for k, v in init.info.items()})
             generator = torch.Generator().manual_seed(seed + 1)
             info.update(
                 train_network(

@@ -58,6 +58,7 @@ class StandardTraining(TrainingMethod):
         quantizer: WeightQuantizer,
         coding: SpikeCoding,
         seed: int,
+        init: TrainedNetwork | None = None,
     ) -> TrainedNetwork:
         import torch
 

@@ -180,3 +180,28 @@ def test_list_plugins_names_every_option_with_a_description(tmp_path):
     ]:
         line = next(line for line in done.stdout.splitlines() if line.strip().startswith(option))
         assert len(line.split(None, 1)) == 2  # a one-line description follows the name
+
+
+def test_cat_fine_tuned_from_standard_pretrains_once_per_sweep(tmp_path):
+    from conftest import run_dse
+
+    done = run_dse(
+        [
+            "-m",
+            "quantizer.bits=3,4",
+            "training.init=standard",
+            "training.pretrain_epochs=1",
+            "training.epochs=1",
+            "tracking.breakdown_chart=false",
+            f"paths.outputs={tmp_path}/outputs",
+        ],
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    children = [r for r in runs(tmp_path / "outputs") if "mlflow.parentRunId" in r.data.tags]
+    assert sorted(r.data.tags["dse.cache.pretraining"] for r in children) == ["hit", "miss"]
+    assert [r.data.tags["dse.cache.training"] for r in children] == ["miss", "miss"]
+    client = client_for(tmp_path / "outputs")
+    for run in children:
+        names = artifact_names(client, run.info.run_id)
+        assert "hardware_breakdown.csv" in names and "hardware_breakdown.png" not in names
