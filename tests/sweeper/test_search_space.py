@@ -26,8 +26,8 @@ def test_syntax_maps_to_optuna_distributions() -> None:
         ]
     )
     assert space == {
-        "quantizer.bits": CategoricalDistribution([2, 3, 4, 5, 6]),
-        "coding.time_window": IntDistribution(1, 8),
+        "quantizer.bits": CategoricalDistribution([3, 4, 5, 6]),
+        "coding.time_window": IntDistribution(3, 8),
         "hardware.num_pes": IntDistribution(4, 256, log=True),
         "training.lr": FloatDistribution(1e-4, 1e-1, log=True),
         "training.dropout": FloatDistribution(0.0, 0.5),
