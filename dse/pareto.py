@@ -509,6 +509,7 @@ def record_sweep_front(
     objectives: Sequence[Objective],
     constraints: Sequence[Constraint] = (),
     reference: Mapping[str, float] | None = None,
+    artifacts: bool = True,
 ) -> FrontSummary:
     """Compute the front of a sweep's child runs and record it in MLflow.
 
@@ -518,8 +519,9 @@ def record_sweep_front(
     tags ``dse.feasible`` and ``dse.pareto_optimal`` ("true"/"false", rewritten only when
     they change; infeasible children are never "true").
 
-    On the parent: ``pareto_front.png/.svg/.csv``, ``pareto_summary.json/.md``, metric
-    ``pareto_size`` and metric ``hypervolume`` at step = number of counted children.
+    On the parent: metric ``pareto_size`` and metric ``hypervolume`` at step = number of
+    counted children, and, unless ``artifacts`` is False (the plots are most of the
+    cost), ``pareto_front.png/.svg/.csv`` and ``pareto_summary.json/.md``.
 
     Hypervolume reference rule: the first call that sees a counted child fixes the
     reference point, either ``reference`` (metric -> value) or :func:`default_reference`
@@ -611,6 +613,8 @@ def record_sweep_front(
         client.log_metric(parent_run_id, "hypervolume", hv, step=step)
         client.log_metric(parent_run_id, "pareto_size", float(mask.sum()), step=step)
 
+    if not artifacts:  # tags and hypervolume only (a sweeper's intermediate batches)
+        return summary
     with tempfile.TemporaryDirectory(prefix="dse-pareto-") as tmp:
         d = Path(tmp)
         files = []

@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 DEFAULT_OBJECTIVES = (Objective("snn_accuracy", "maximize"), Objective("energy_uj", "minimize"))
 TAG_STATE = "optuna.trial_state"
 CALLBACK_TARGET = "dse.tracking.SweepCallback"
+PLOT_EVERY = 10  # trials between redraws of the front's plots on the parent run
 
 
 class DseOptunaSweeper(Sweeper):
@@ -238,7 +239,10 @@ class DseOptunaSweeper(Sweeper):
                     states[trial.number] = ("FAIL", None)
                     log.warning("[trial %d] %s -> FAILED: %s", trial.number, params, error)
             done += len(batch)
-            summary = tracker.after_batch(states, objectives, constraints)
+            # Tags and hypervolume after every batch; the plots (most of the cost) every
+            # PLOT_EVERY trials and at the end.
+            plots = done >= self.n_trials or done // PLOT_EVERY > (done - len(batch)) // PLOT_EVERY
+            summary = tracker.after_batch(states, objectives, constraints, artifacts=plots)
             if failures > self.max_failure_rate * self.n_trials:
                 message = (
                     f"stopping the sweep: {failures} of {done} trials failed, more than "
@@ -340,6 +344,7 @@ class _Tracker:
         states: Mapping[int, tuple[str, str | None]],
         objectives: Sequence[Objective],
         constraints: Sequence[Constraint],
+        artifacts: bool = True,
     ) -> FrontSummary | None:
         parent = self._parent() if self.uri else None
         if parent is None:
@@ -358,7 +363,7 @@ class _Tracker:
         for number, (state, run_id) in states.items():
             for rid in [run_id] if run_id else self._find_runs(client, parent, number):
                 client.set_tag(rid, TAG_STATE, state)
-        return record_sweep_front(client, parent, objectives, constraints)
+        return record_sweep_front(client, parent, objectives, constraints, artifacts=artifacts)
 
     def stopped(self, message: str) -> None:
         """Mark the parent run FAILED with the reason (a resumed sweep reopens it)."""
