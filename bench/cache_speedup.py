@@ -66,6 +66,7 @@ def warm_trial_ms(outputs: Path, repeats: int = 5) -> dict[str, float]:
     from dse.config import register_schemas
     from dse.pipeline import DesignPoint, build_plugins
 
+    os.environ["TQDM_DISABLE"] = "1"  # the warm-up trains; keep its bar out of the figures
     register_schemas()
     timings: dict[str, list[float]] = {}
     client = tracking.connect(f"sqlite:///{outputs}/mlflow.db")
