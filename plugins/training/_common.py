@@ -58,3 +58,28 @@ def resolve_device(device: str) -> str:
     import torch
 
     return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+OPTIMIZATION_KEYS = (
+    "epochs",
+    "batch_size",
+    "lr",
+    "optimizer",
+    "weight_decay",
+    "momentum",
+    "lr_schedule",
+    "device",
+)
+
+
+class OptimizationSettings:
+    """The keys every gradient-trained method shares, validated and stored once."""
+
+    def _set_optimization(self, **settings: object) -> None:
+        validate_keys(**settings)  # type: ignore[arg-type]
+        for key in OPTIMIZATION_KEYS:
+            setattr(self, key, settings[key])
+
+    def optimization(self) -> dict[str, object]:
+        """The shared keys as keyword arguments (for train_network or a pretraining)."""
+        return {key: getattr(self, key) for key in OPTIMIZATION_KEYS}

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 from dse.errors import require
 from dse.interfaces import TrainedNetwork, TrainingMethod
-from plugins.training._common import validate_keys
+from plugins.training._common import OptimizationSettings
 
 if TYPE_CHECKING:
     from dse.architecture import Architecture
@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 _INITS = ("scratch", "standard")
 
 
-class ConversionAwareTraining(TrainingMethod):
+class ConversionAwareTraining(OptimizationSettings, TrainingMethod):
     """Conversion-aware training (CAT, Lew et al. DAC 2022): train the ANN the SNN computes.
 
     Every conv/linear except the read-out is followed by ``coding.activation()`` (forward:
@@ -43,26 +43,18 @@ class ConversionAwareTraining(TrainingMethod):
         init: str = "scratch",
         pretrain_epochs: int = 10,
     ) -> None:
-        validate_keys(
-            epochs=epochs,
-            batch_size=batch_size,
-            lr=lr,
+        self._set_optimization(
+            epochs=int(epochs),
+            batch_size=int(batch_size),
+            lr=float(lr),
             optimizer=optimizer,
-            weight_decay=weight_decay,
-            momentum=momentum,
+            weight_decay=float(weight_decay),
+            momentum=float(momentum),
             lr_schedule=lr_schedule,
             device=device,
         )
         require(init in _INITS, "training.init", f"must be one of {_INITS}", init)
         require(pretrain_epochs >= 0, "training.pretrain_epochs", "must be >= 0", pretrain_epochs)
-        self.epochs = int(epochs)
-        self.batch_size = int(batch_size)
-        self.lr = float(lr)
-        self.optimizer = optimizer
-        self.weight_decay = float(weight_decay)
-        self.momentum = float(momentum)
-        self.lr_schedule = lr_schedule
-        self.device = device
         self.init = init
         self.pretrain_epochs = int(pretrain_epochs)
 
@@ -72,16 +64,7 @@ class ConversionAwareTraining(TrainingMethod):
 
         if self.init != "standard":
             return None
-        return StandardTraining(
-            epochs=self.pretrain_epochs,
-            batch_size=self.batch_size,
-            lr=self.lr,
-            optimizer=self.optimizer,
-            weight_decay=self.weight_decay,
-            momentum=self.momentum,
-            lr_schedule=self.lr_schedule,
-            device=self.device,
-        )
+        return StandardTraining(**{**self.optimization(), "epochs": self.pretrain_epochs})
 
     def fit(
         self,
@@ -113,14 +96,7 @@ class ConversionAwareTraining(TrainingMethod):
                 train_network(
                     module,
                     data,
-                    epochs=self.epochs,
-                    batch_size=self.batch_size,
-                    lr=self.lr,
-                    optimizer=self.optimizer,
-                    weight_decay=self.weight_decay,
-                    momentum=self.momentum,
-                    lr_schedule=self.lr_schedule,
-                    device=self.device,
+                    **self.optimization(),
                     generator=generator,
                     desc="cat",
                 )

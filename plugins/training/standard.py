@@ -5,14 +5,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, ClassVar
 
 from dse.interfaces import TrainedNetwork, TrainingMethod
-from plugins.training._common import validate_keys
+from plugins.training._common import OptimizationSettings
 
 if TYPE_CHECKING:
     from dse.architecture import Architecture
     from dse.interfaces import DataSplits, SpikeCoding, WeightQuantizer
 
 
-class StandardTraining(TrainingMethod):
+class StandardTraining(OptimizationSettings, TrainingMethod):
     """Standard ReLU ANN training with float weights; conversion balances thresholds afterwards.
 
     Neither the quantizer nor the coding reaches training (``depends_on = ()``), so one
@@ -32,24 +32,16 @@ class StandardTraining(TrainingMethod):
         lr_schedule: str = "cosine",
         device: str = "auto",
     ) -> None:
-        validate_keys(
-            epochs=epochs,
-            batch_size=batch_size,
-            lr=lr,
+        self._set_optimization(
+            epochs=int(epochs),
+            batch_size=int(batch_size),
+            lr=float(lr),
             optimizer=optimizer,
-            weight_decay=weight_decay,
-            momentum=momentum,
+            weight_decay=float(weight_decay),
+            momentum=float(momentum),
             lr_schedule=lr_schedule,
             device=device,
         )
-        self.epochs = int(epochs)
-        self.batch_size = int(batch_size)
-        self.lr = float(lr)
-        self.optimizer = optimizer
-        self.weight_decay = float(weight_decay)
-        self.momentum = float(momentum)
-        self.lr_schedule = lr_schedule
-        self.device = device
 
     def fit(
         self,
@@ -76,17 +68,13 @@ class StandardTraining(TrainingMethod):
 
         module = Network(arch, nn.ReLU)
         generator = torch.Generator().manual_seed(seed)
+        settings = self.optimization()
+        if epochs is not None:
+            settings["epochs"] = epochs
         info = train_network(
             module,
             data,
-            epochs=self.epochs if epochs is None else epochs,
-            batch_size=self.batch_size,
-            lr=self.lr,
-            optimizer=self.optimizer,
-            weight_decay=self.weight_decay,
-            momentum=self.momentum,
-            lr_schedule=self.lr_schedule,
-            device=self.device,
+            **settings,
             generator=generator,
             desc=desc,
         )
