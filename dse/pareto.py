@@ -408,9 +408,16 @@ def _child_runs(client: mlflow.MlflowClient, parent_run_id: str) -> list:
 _NOT_DESIGN = ("tracking.", "paths.", "cache.", "search.", "hydra.")
 
 
+_GROUPS = ("dataset", "model", "training", "quantizer", "coding", "hardware")
+
+
 def _varying(points: list[TrialPoint]) -> list[str]:
     """Params that differ across the children: the design parameters the sweep varied."""
-    keys = sorted({k for p in points for k in p.params if not k.startswith(_NOT_DESIGN)})
+    keys = sorted(
+        k
+        for k in {k for p in points for k in p.params}
+        if not k.startswith(_NOT_DESIGN) and not k.endswith("._target_")
+    )
     return [k for k in keys if len({p.params.get(k) for p in points}) > 1]
 
 
@@ -554,7 +561,12 @@ def record_sweep_front(
         tag = run.data.tags.get(TAG_TRIAL, "")
         trial = int(tag) if tag.isdigit() else None
         name = f"trial {trial}" if trial is not None else (run.info.run_name or run.info.run_id)
-        point = TrialPoint(run.info.run_id, name, trial, dict(run.data.params), dict(m), feasible)
+        # The plugin choices (tags dse.<group>) read better than their classes' _target_.
+        params = dict(run.data.params)
+        params.update(
+            {g: run.data.tags[f"dse.{g}"] for g in _GROUPS if f"dse.{g}" in run.data.tags}
+        )
+        point = TrialPoint(run.info.run_id, name, trial, params, dict(m), feasible)
         points.append(point)
     points.sort(key=lambda p: (p.trial is None, p.trial or 0, p.name))
 
