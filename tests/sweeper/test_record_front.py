@@ -132,3 +132,15 @@ def test_default_reference_is_fixed_wide_from_the_first_trials(store) -> None:
     assert later.reference == first.reference
     assert later.hypervolume == pytest.approx(90.0 * 40.0 + 50.0 * 30.0)
     assert [p.name for p in later.front] == ["trial 0", "trial 2"]
+
+
+def test_without_artifacts_tags_and_hypervolume_still_follow_the_front(store) -> None:
+    client, exp, parent = store
+    best = add_child(client, exp, parent, 0, 5, 95.0, 1.0, 1.0)
+    worse = add_child(client, exp, parent, 1, 4, 90.0, 2.0, 1.0)
+    summary = record_sweep_front(client, parent, OBJ, artifacts=False)
+    assert [p.run_id for p in summary.front] == [best]
+    assert client.get_run(best).data.tags["dse.pareto_optimal"] == "true"
+    assert client.get_run(worse).data.tags["dse.pareto_optimal"] == "false"
+    assert client.get_metric_history(parent, "hypervolume")[-1].step == 2
+    assert client.list_artifacts(parent) == []
