@@ -104,6 +104,18 @@ def test_bad_input_fails_fast_and_leaves_recorded_runs_intact(single_run):
         assert bad.returncode != 0
         assert message in bad.stderr, bad.stderr[-2000:]
         assert "Traceback" not in bad.stderr
+    sweep = run_dse(
+        [
+            "-m",
+            "quantizer.bits=3,4",
+            "tracking.uri=http://127.0.0.1:9",
+            f"paths.outputs={tmp}/outputs",
+        ],
+        cwd=tmp,
+        timeout=120,
+    )
+    assert sweep.returncode != 0 and "unreachable" in sweep.stderr
+    assert "Traceback" not in sweep.stderr
     assert sorted(r.info.run_id for r in runs(tmp / "outputs")) == before
     assert sorted(p.name for p in (tmp / "outputs" / "cache").rglob("*")) == cache_files
     assert db.exists()
