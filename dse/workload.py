@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -66,7 +66,6 @@ class Workload:
     accumulator_bits: int  # membrane-potential width used by the simulation
     network: str = ""  # e.g. "vgg16@32x32"
     source: str = "simulation"  # or "assumed spike rate 0.1", "file:...json"
-    extra: dict[str, float] = field(default_factory=dict)
 
     @property
     def total_synops(self) -> float:
