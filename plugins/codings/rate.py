@@ -44,6 +44,7 @@ from typing import TYPE_CHECKING, Any
 
 from dse.errors import require
 from dse.interfaces import SimulationResult, SpikeCoding, Split, TrainedNetwork, WeightQuantizer
+from plugins.codings._keys import check_shared_keys
 
 if TYPE_CHECKING:
     import torch
@@ -107,37 +108,21 @@ class RateCoding(SpikeCoding):
         power_of_two_scales: bool = False,
         seed: int = 0,
     ) -> None:
-        require(time_window >= 1, "coding.time_window", "must be >= 1", time_window)
-        require(threshold > 0, "coding.threshold", "must be > 0", threshold)
-        require(frac_bits >= 0, "coding.frac_bits", "must be >= 0", frac_bits)
-        require(
-            accumulator_bits >= frac_bits + 2,
-            "coding.accumulator_bits",
-            f"must be >= frac_bits + 2 = {frac_bits + 2} (sign bit + the threshold itself)",
-            accumulator_bits,
-        )
-        # Integers stay exact in float64 below 2^53 (the simulation's widest type).
-        require(
-            accumulator_bits <= 52, "coding.accumulator_bits", "must be <= 52", accumulator_bits
-        )
-        require(
-            input_encoding in _INPUT_ENCODINGS,
-            "coding.input_encoding",
-            f"must be one of {_INPUT_ENCODINGS}",
-            input_encoding,
+        check_shared_keys(
+            time_window=time_window,
+            threshold=threshold,
+            frac_bits=frac_bits,
+            accumulator_bits=accumulator_bits,
+            input_encoding=input_encoding,
+            input_encodings=_INPUT_ENCODINGS,
+            percentile=percentile,
+            calibration_samples=calibration_samples,
         )
         require(
             0 <= initial_potential < 1,
             "coding.initial_potential",
             "must be in [0, 1) (fraction of the threshold)",
             initial_potential,
-        )
-        require(0 < percentile <= 100, "coding.percentile", "must be in (0, 100]", percentile)
-        require(
-            calibration_samples >= 1,
-            "coding.calibration_samples",
-            "must be >= 1",
-            calibration_samples,
         )
         self.time_window = int(time_window)
         self.threshold = float(threshold)
