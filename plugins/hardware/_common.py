@@ -134,3 +134,29 @@ class Processor(HardwareModel):
 
     def leakage_mw(self, area: dict[str, float]) -> float:
         return self.tech.leakage_mw_per_mm2 * sum(area.values())
+
+
+class SpikingProcessor(Processor):
+    """A processor with membrane-potential and spike buffers besides the weight SRAM."""
+
+    def __init__(
+        self,
+        num_pes: int = 256,
+        clock_mhz: float = 200.0,
+        weight_sram_kb: float = 256.0,
+        membrane_sram_kb: float = 128.0,
+        spike_sram_kb: float = 64.0,
+        technology: str | Mapping | Technology = "28nm",
+    ) -> None:
+        super().__init__(num_pes, clock_mhz, weight_sram_kb, technology)
+        self.membrane_sram_kb = check_positive(membrane_sram_kb, "hardware.membrane_sram_kb")
+        self.spike_sram_kb = check_positive(spike_sram_kb, "hardware.spike_sram_kb")
+        self.e_membrane = self.tech.sram_pj_per_bit_at(self.membrane_sram_kb)
+        self.e_spike = self.tech.sram_pj_per_bit_at(self.spike_sram_kb)
+
+    def sram_kb(self) -> dict[str, float]:
+        return {
+            "weight_sram": self.weight_sram_kb,
+            "membrane_sram": self.membrane_sram_kb,
+            "spike_sram": self.spike_sram_kb,
+        }

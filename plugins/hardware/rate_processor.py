@@ -12,40 +12,16 @@ one comparison per neuron picks the class.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 
 from dse.interfaces import HardwareReport, LayerCost
 from dse.workload import Workload
-from plugins.hardware._common import Processor, check_positive, check_workload
+from plugins.hardware._common import SpikingProcessor, check_workload
 from plugins.hardware._mapping import array_cycles, elementwise_cycles, parallel_units
 from plugins.hardware._memory import KB_BITS, event_bits, spill_bits, streamed_weight_bits
-from plugins.hardware.technology import Technology
 
 
-class RateProcessor(Processor):
+class RateProcessor(SpikingProcessor):
     """Rate-coded SNN processor: accumulate-only PEs, membrane read-modify-write per step."""
-
-    def __init__(
-        self,
-        num_pes: int = 256,
-        clock_mhz: float = 200.0,
-        weight_sram_kb: float = 256.0,
-        membrane_sram_kb: float = 128.0,
-        spike_sram_kb: float = 64.0,
-        technology: str | Mapping | Technology = "28nm",
-    ) -> None:
-        super().__init__(num_pes, clock_mhz, weight_sram_kb, technology)
-        self.membrane_sram_kb = check_positive(membrane_sram_kb, "hardware.membrane_sram_kb")
-        self.spike_sram_kb = check_positive(spike_sram_kb, "hardware.spike_sram_kb")
-        self.e_membrane = self.tech.sram_pj_per_bit_at(self.membrane_sram_kb)
-        self.e_spike = self.tech.sram_pj_per_bit_at(self.spike_sram_kb)
-
-    def sram_kb(self) -> dict[str, float]:
-        return {
-            "weight_sram": self.weight_sram_kb,
-            "membrane_sram": self.membrane_sram_kb,
-            "spike_sram": self.spike_sram_kb,
-        }
 
     def pe_area_mm2(self, acc_bits: int, log_weights: bool) -> float:
         """Accumulator adder + threshold comparator (+ shifter for log weights), x overhead."""
