@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 
 from dse.errors import DatasetError, require
 from dse.interfaces import Dataset, DataSplits
+from plugins.datasets._splits import check_fractions, with_validation
 
 
 class _Cifar(Dataset):
@@ -33,7 +34,7 @@ class _Cifar(Dataset):
         augment: bool = True,
         limit: int | None = None,
     ) -> None:
-        require(0 < val_fraction < 1, "dataset.val_fraction", "must be in (0, 1)", val_fraction)
+        check_fractions(val_fraction)
         require(
             limit is None or limit >= self.num_classes,
             "dataset.limit",
@@ -74,11 +75,8 @@ class _Cifar(Dataset):
             )
 
     def load(self) -> DataSplits:
-        import numpy as np
-        import torch
 
-        from dse.data import random_crop_flip, stratified_split, subset
-        from dse.interfaces import Split
+        from dse.data import random_crop_flip
 
         self.check()
         folder = self.directory()
@@ -86,12 +84,13 @@ class _Cifar(Dataset):
         x_test, y_test = _read(folder, self.test_files, self.label_key)
         if self.limit is not None:
             x_train, y_train = x_train[: self.limit], y_train[: self.limit]
-        train_idx, val_idx = stratified_split(y_train, (self.val_fraction,), self.split_seed)
-        full = Split(torch.from_numpy(x_train), torch.from_numpy(y_train))
-        return DataSplits(
-            train=subset(full, train_idx),
-            val=subset(full, val_idx),
-            test=Split(torch.from_numpy(x_test), torch.from_numpy(y_test.astype(np.int64))),
+        return with_validation(
+            x_train,
+            y_train,
+            x_test,
+            y_test,
+            val_fraction=self.val_fraction,
+            split_seed=self.split_seed,
             num_classes=self.num_classes,
             input_shape=(3, 32, 32),
             augment=random_crop_flip(4) if self.augment else None,

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dse.errors import require
 from dse.interfaces import Dataset, DataSplits
+from plugins.datasets._splits import check_fractions
 
 # load_digits() pixel values are counts of on-pixels in 4x4 blocks of a 32x32 bitmap:
 # integers 0..16 (scikit-learn docs, "Optical recognition of handwritten digits dataset").
@@ -20,14 +20,7 @@ class Digits(Dataset):
     def __init__(
         self, val_fraction: float = 0.15, test_fraction: float = 0.15, split_seed: int = 0
     ) -> None:
-        require(0 < val_fraction < 1, "dataset.val_fraction", "must be in (0, 1)", val_fraction)
-        require(0 < test_fraction < 1, "dataset.test_fraction", "must be in (0, 1)", test_fraction)
-        require(
-            val_fraction + test_fraction < 1,
-            "dataset.val_fraction + dataset.test_fraction",
-            "must be < 1",
-            val_fraction + test_fraction,
-        )
+        check_fractions(val_fraction, test_fraction)
         self.val_fraction = float(val_fraction)
         self.test_fraction = float(test_fraction)
         self.split_seed = int(split_seed)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dse.errors import require
 from dse.interfaces import Dataset, DataSplits
+from plugins.datasets._splits import check_fractions
 
 
 class Synthetic(Dataset):
@@ -37,14 +38,7 @@ class Synthetic(Dataset):
         require(image_size >= 4, "dataset.image_size", "must be >= 4", image_size)
         require(channels >= 1, "dataset.channels", "must be >= 1", channels)
         require(noise >= 0, "dataset.noise", "must be >= 0", noise)
-        require(0 < val_fraction < 1, "dataset.val_fraction", "must be in (0, 1)", val_fraction)
-        require(0 < test_fraction < 1, "dataset.test_fraction", "must be in (0, 1)", test_fraction)
-        require(
-            val_fraction + test_fraction < 1,
-            "dataset.val_fraction + dataset.test_fraction",
-            "must be < 1",
-            val_fraction + test_fraction,
-        )
+        check_fractions(val_fraction, test_fraction)
         self.num_samples = int(num_samples)
         self.num_classes = int(num_classes)
         self.image_size = int(image_size)

@@ -15,6 +15,7 @@ from typing import Any
 
 from dse.errors import DatasetError, require
 from dse.interfaces import Dataset, DataSplits
+from plugins.datasets._splits import check_fractions, with_validation
 
 FOLDER = "tiny-imagenet-200"
 SIZE = 64  # every Tiny-ImageNet image is 64x64 RGB (the dataset's definition)
@@ -37,7 +38,7 @@ class TinyImageNet(Dataset):
         augment: bool = True,
         limit: int | None = None,
     ) -> None:
-        require(0 < val_fraction < 1, "dataset.val_fraction", "must be in (0, 1)", val_fraction)
+        check_fractions(val_fraction)
         require(limit is None or limit >= 1, "dataset.limit", "must be null or >= 1", limit)
         self.root = str(root)
         self.val_fraction = float(val_fraction)
@@ -81,11 +82,8 @@ class TinyImageNet(Dataset):
             )
 
     def load(self) -> DataSplits:
-        import numpy as np
-        import torch
 
-        from dse.data import random_crop_flip, stratified_split, subset
-        from dse.interfaces import Split
+        from dse.data import random_crop_flip
 
         self.check()
         folder = self.directory()
@@ -115,12 +113,13 @@ class TinyImageNet(Dataset):
 
         x_train, y_train = _read_images(train_items, "Tiny-ImageNet train")
         x_test, y_test = _read_images(test_items, "Tiny-ImageNet test (official val)")
-        train_idx, val_idx = stratified_split(y_train, (self.val_fraction,), self.split_seed)
-        full = Split(torch.from_numpy(x_train), torch.from_numpy(y_train))
-        return DataSplits(
-            train=subset(full, train_idx),
-            val=subset(full, val_idx),
-            test=Split(torch.from_numpy(x_test), torch.from_numpy(y_test.astype(np.int64))),
+        return with_validation(
+            x_train,
+            y_train,
+            x_test,
+            y_test,
+            val_fraction=self.val_fraction,
+            split_seed=self.split_seed,
             num_classes=len(wnids),
             input_shape=(3, SIZE, SIZE),
             augment=random_crop_flip(4) if self.augment else None,
