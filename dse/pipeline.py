@@ -127,6 +127,23 @@ class DesignPointResult:
         return out
 
 
+# The last dataset this process loaded, by key: consecutive design points of a sweep share
+# it instead of decoding it again. One entry only, since a dataset can take gigabytes.
+_last_data: tuple[str, Any] | None = None
+
+
+def load_data(dataset: Dataset, config: Any) -> Any:
+    """``dataset.load()``, reused while the dataset's config and code stay the same."""
+    global _last_data
+    key = cache_mod.stable_hash(
+        {"config": _container(config), "code": cache_mod.code_fingerprint(dataset)}
+    )
+    if _last_data is None or _last_data[0] != key:
+        _last_data = None  # let the old splits go before the new ones load
+        _last_data = (key, dataset.load())
+    return _last_data[1]
+
+
 def _container(node: Any) -> Any:
     return OmegaConf.to_container(node, resolve=True) if isinstance(node, DictConfig) else node
 
@@ -200,7 +217,7 @@ class DesignPoint:
 
     def prepare(self) -> tuple[Any, Architecture]:
         """Load the data and describe the network; refuse what the coding cannot run."""
-        data = self.plugins.dataset.load()
+        data = load_data(self.plugins.dataset, self.cfg.dataset)
         arch = self.plugins.model.build(data.input_shape, data.num_classes)
         self.plugins.coding.check_architecture(arch)
         return data, arch

@@ -5,6 +5,8 @@ from __future__ import annotations
 import multiprocessing as mp
 
 from dse.cache import StageCache, stable_hash
+from dse.pipeline import load_data
+from plugins.datasets.synthetic import Synthetic
 
 
 def test_round_trip_and_disabled(tmp_path):
@@ -61,3 +63,23 @@ def test_clear_removes_every_entry(tmp_path):
 def test_stable_hash_ignores_dict_order_but_not_values():
     assert stable_hash({"a": 1, "b": [1, 2]}) == stable_hash({"b": [1, 2], "a": 1})
     assert stable_hash({"a": 1}) != stable_hash({"a": 2})
+
+
+class CountingSynthetic(Synthetic):
+    loads = 0
+
+    def load(self):
+        CountingSynthetic.loads += 1
+        return super().load()
+
+
+def test_a_process_loads_the_same_dataset_once():
+    CountingSynthetic.loads = 0
+    config = {"num_samples": 64, "seed": 0}
+    first = load_data(CountingSynthetic(**config), config)
+    again = load_data(CountingSynthetic(**config), dict(config))
+    assert again is first and CountingSynthetic.loads == 1
+    other = {"num_samples": 64, "seed": 1}  # another config: another dataset
+    changed = load_data(CountingSynthetic(**other), other)
+    assert CountingSynthetic.loads == 2
+    assert not (changed.train.x == first.train.x).all()
