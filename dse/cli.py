@@ -123,8 +123,8 @@ def _write_artifacts(cfg: DictConfig, result: Any, out_dir: Path, choices: dict)
         report.write_breakdown_csv(hw, out_dir / "hardware_breakdown.csv"),
     ]
     if cfg.tracking.breakdown_chart:
-        chart = out_dir / "hardware_breakdown.png"
-        artifacts.append(report.plot_breakdown(hw, chart, choices["hardware"]))
+        chart = out_dir / "hardware_breakdown.svg"
+        artifacts.append(report.write_breakdown_svg(hw, chart, choices["hardware"]))
     return artifacts
 
 

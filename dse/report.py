@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import csv
+import html
+import math
 from pathlib import Path
 
 from dse.interfaces import HardwareReport
@@ -75,31 +77,114 @@ def write_breakdown_csv(report: HardwareReport, path: Path) -> Path:
     return path
 
 
-def plot_breakdown(report: HardwareReport, path: Path, title: str) -> Path:
-    """Stacked bars of energy per layer and component (PNG renders inline in MLflow).
+# Readable legend labels and matplotlib's default colours, fixed per component so
+# charts of different design points compare at a glance.
+_LABELS = {
+    "compute_uj": "compute",
+    "sram_uj": "on-chip SRAM",
+    "dram_uj": "off-chip DRAM",
+    "leakage_uj": "leakage",
+}
+_COLOURS = {
+    "compute_uj": "#1f77b4",
+    "sram_uj": "#ff7f0e",
+    "dram_uj": "#2ca02c",
+    "leakage_uj": "#d62728",
+}
 
-    Drawn with a bare Agg canvas, fixed margins and a fixed legend place: every design
-    point of a sweep draws one, so the chart must cost milliseconds, not a layout search.
+
+def _nice_ticks(largest: float) -> list[float]:
+    """Ticks from 0 in steps of 1, 2 or 5 x 10^k, about five, the last >= ``largest`` > 0."""
+    rough = largest / 5
+    magnitude = 10 ** math.floor(math.log10(rough))
+    step = next(m * magnitude for m in (1, 2, 5, 10) if m * magnitude >= rough)
+    count = math.ceil(largest / step)
+    if count * step < largest:  # the division rounded down
+        count += 1
+    return [k * step for k in range(count + 1)]
+
+
+def write_breakdown_svg(report: HardwareReport, path: Path, title: str) -> Path:
+    """Stacked bars of energy per layer and component, as SVG (MLflow shows it inline).
+
+    Every design point of a sweep draws one, so it is plain string building with a fixed
+    layout (sizes follow from the layer count and name lengths, legend right of the
+    plot): well under a millisecond, where matplotlib took ~0.1 s plus its import.
     """
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
+    esc = html.escape
+    layers = report.layers
+    totals = [layer.energy.total_uj for layer in layers]
+    ticks = _nice_ticks(max(totals, default=0.0) or 1.0)
+    shown = [c for c in COMPONENTS if any(getattr(x.energy, c) > 0 for x in layers)]
 
-    names = [layer.name for layer in report.layers]
-    fig = Figure(figsize=(max(6.0, 0.45 * len(names) + 2), 4))
-    FigureCanvasAgg(fig)
-    ax = fig.add_subplot()
-    fig.subplots_adjust(left=0.1, right=0.98, top=0.9, bottom=0.2)
-    bottom = [0.0] * len(names)
-    for component in COMPONENTS:
-        values = [getattr(layer.energy, component) for layer in report.layers]
-        label = component.removesuffix("_uj").replace("sram", "on-chip SRAM")
-        ax.bar(names, values, bottom=bottom, label=label.replace("dram", "off-chip DRAM"))
-        bottom = [b + v for b, v in zip(bottom, values, strict=True)]
-    ax.set_ylabel("energy per inference (uJ)")
-    ax.set_title(
+    # Layout in px; text widths estimated at 6.5 px per character of 11 px sans-serif.
+    slot = max(28.0, 240.0 / max(len(layers), 1))
+    left, top, plot_w, plot_h = 70.0, 40.0, slot * len(layers) or slot, 240.0
+    label_drop = 0.71 * 6.5 * max((len(x.name) for x in layers), default=0)  # at 45 deg
+    legend_x = left + plot_w + 20
+    heading = (
         f"{title}: {report.energy_uj:.4g} uJ, {report.latency_ms:.4g} ms, {report.area_mm2:.3g} mm2"
     )
-    ax.tick_params(axis="x", rotation=45)
-    ax.legend(loc="upper right")
-    fig.savefig(path, dpi=90)
+    width = math.ceil(max(legend_x + 120, 7.5 * len(heading) + 20))
+    height = math.ceil(top + plot_h + label_drop + 24)
+    base = top + plot_h
+    scale = plot_h / ticks[-1]
+
+    out = [
+        '<?xml version="1.0" encoding="UTF-8"?>',
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}" font-family="DejaVu Sans, Arial, sans-serif" '
+        'font-size="11">',
+        f'<rect width="{width}" height="{height}" fill="white"/>',
+        f'<text class="title" x="{width / 2:.1f}" y="22" text-anchor="middle" '
+        f'font-size="13">{esc(heading)}</text>',
+        '<g class="y-axis">',
+    ]
+    for tick in ticks:
+        y = base - tick * scale
+        out.append(
+            f'<line x1="{left}" x2="{left + plot_w}" y1="{y:.2f}" y2="{y:.2f}" stroke="#ddd"/>'
+            f'<text x="{left - 6}" y="{y + 4:.2f}" text-anchor="end">{tick:g}</text>'
+        )
+    out.append(
+        f'<text x="16" y="{base - plot_h / 2:.1f}" text-anchor="middle" '
+        f'transform="rotate(-90 16 {base - plot_h / 2:.1f})">energy per inference (uJ)</text>'
+    )
+    out.append("</g>")
+
+    bar_w = 0.65 * slot
+    for i, layer in enumerate(layers):
+        x, name = left + i * slot + (slot - bar_w) / 2, esc(layer.name)
+        out.append(f'<g class="stack" data-layer="{name}">')
+        below = round(base, 2)
+        cumulative = 0.0
+        for component in COMPONENTS:
+            value = getattr(layer.energy, component)
+            if value <= 0:
+                continue
+            cumulative += value
+            above = round(base - cumulative * scale, 2)
+            out.append(
+                f'<rect class="{component}" x="{x:.2f}" y="{above:.2f}" width="{bar_w:.2f}" '
+                f'height="{below - above:.2f}" fill="{_COLOURS[component]}">'
+                f"<title>{name} {_LABELS[component]}: {value:.4g} uJ</title></rect>"
+            )
+            below = above
+        cx, ly = x + bar_w / 2, base + 12
+        out.append(
+            f'<text class="x-label" x="{cx:.2f}" y="{ly:.2f}" text-anchor="end" '
+            f'transform="rotate(-45 {cx:.2f} {ly:.2f})">{name}</text></g>'
+        )
+    out.append(
+        f'<path d="M{left} {top}V{base}H{left + plot_w}" fill="none" stroke="black"/>'
+        '<g class="legend">'
+    )
+    for row, component in enumerate(shown):
+        y = top + 18 * row
+        out.append(
+            f'<rect x="{legend_x}" y="{y}" width="12" height="12" fill="{_COLOURS[component]}"/>'
+            f'<text x="{legend_x + 18}" y="{y + 10}">{_LABELS[component]}</text>'
+        )
+    out.append("</g></svg>\n")
+    path.write_text("\n".join(out), encoding="utf-8")
     return path

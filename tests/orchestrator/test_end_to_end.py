@@ -80,7 +80,7 @@ def test_one_design_point_records_one_complete_run(single_run):
     assert {
         "config.yaml",
         "hardware_breakdown.csv",
-        "hardware_breakdown.png",
+        "hardware_breakdown.svg",
         "workload.json",
     } <= names
 
@@ -216,4 +216,4 @@ def test_cat_fine_tuned_from_standard_pretrains_once_per_sweep(tmp_path):
     client = client_for(tmp_path / "outputs")
     for run in children:
         names = artifact_names(client, run.info.run_id)
-        assert "hardware_breakdown.csv" in names and "hardware_breakdown.png" not in names
+        assert "hardware_breakdown.csv" in names and "hardware_breakdown.svg" not in names
