@@ -2,12 +2,16 @@
 
 Prints, measured side by side in one run on this machine:
 
-(a) the default Pareto search (experiment=pareto_digits) with and without the stage
-    cache: wall time, trials per minute, and the ratio;
-(b) orchestration overhead (Hydra + Optuna + MLflow + artifacts): per cache-hit trial in
-    ms, and as a share of the whole cached search's wall time;
-(c) one warm-cache trial that changes only hardware.num_pes, in-process: the work beyond
-    process start (compose + validate + cached stages + pricing + MLflow recording).
+(a) the default Pareto search (``dse -m experiment=pareto_digits``, fresh outputs folder)
+    with and without the stage cache: wall time, trials per minute, and the ratio;
+(b) where the cached search's time goes, from what it recorded in MLflow: start-up before
+    the first trial (imports, MLflow store, Optuna study), the design points' own stages
+    (data, training, simulation, pricing: metric ``stage_seconds``), and orchestration
+    (Hydra, Optuna, MLflow recording, artifacts, the front's updates), each as a share of
+    the total;
+(c) trials that change only ``hardware.num_pes`` against a warm cache: the marginal cost
+    of one more trial in a sweep (two sweeps of different lengths, subtracted, so process
+    start-up cancels), and where one such trial's time goes, phase by phase, in-process.
 
     python bench/cache_speedup.py [--trials 20]
 """
@@ -25,9 +29,11 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 DSE = Path(sys.executable).parent / "dse"
+PE_ONLY = ["quantizer.bits=5", "coding.time_window=4"]  # fixed: the sampler varies PEs only
 
 
-def search(outputs: Path, trials: int, cache: bool) -> float:
+def search(outputs: Path, trials: int, *overrides: str) -> float:
+    """Wall seconds of one ``dse -m experiment=pareto_digits`` process."""
     start = time.perf_counter()
     subprocess.run(
         [
@@ -36,7 +42,7 @@ def search(outputs: Path, trials: int, cache: bool) -> float:
             "experiment=pareto_digits",
             f"hydra.sweeper.n_trials={trials}",
             f"paths.outputs={outputs}",
-            f"cache.enabled={str(cache).lower()}",
+            *overrides,
         ],
         cwd=outputs.parent,
         check=True,
@@ -47,60 +53,75 @@ def search(outputs: Path, trials: int, cache: bool) -> float:
     return time.perf_counter() - start
 
 
-def children(outputs: Path):
+def recorded_runs(outputs: Path, study: str) -> tuple[object, list]:
+    """The sweep's parent run and its children."""
     from mlflow import MlflowClient
 
     client = MlflowClient(tracking_uri=f"sqlite:///{outputs}/mlflow.db")
-    exp = client.get_experiment_by_name("snn-dse")
-    runs = client.search_runs([exp.experiment_id], max_results=5000)
-    return [r for r in runs if "mlflow.parentRunId" in r.data.tags]
+    exp = client.get_experiment_by_name("snn-dse").experiment_id
+    runs = client.search_runs([exp], max_results=5000)
+    (parent,) = [r for r in runs if r.info.run_name == f"sweep-{study}"]
+    children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
+    return parent, children
 
 
-def warm_trial_ms(outputs: Path, repeats: int = 5) -> dict[str, float]:
-    """In-process: one PE-count-only design point against a warm cache."""
-    from hydra import compose, initialize_config_dir
+def where_time_goes(outputs: Path, wall: float, launched: float) -> dict[str, float]:
+    parent, children = recorded_runs(outputs, "pareto_digits")
+    startup = parent.info.start_time / 1000 - launched
+    stages = sum(r.data.metrics["stage_seconds"] for r in children)
+    return {"start-up": startup, "stages": stages, "orchestration": wall - startup - stages}
+
+
+def phase_ms(outputs: Path, repeats: int = 7) -> dict[str, float]:
+    """One PE-count-only trial against a warm cache, in-process, phase by phase (medians).
+
+    The same calls ``dse`` makes for a trial: the launcher's job config, validation and
+    plugin construction, the (cached) stages and pricing, the artifacts, MLflow recording.
+    """
+    from hydra import initialize_config_dir
+    from hydra._internal.callbacks import Callbacks
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.types import HydraContext, RunMode
 
     from dse import tracking
     from dse.cache import StageCache
-    from dse.cli import _write_artifacts
+    from dse.cli import write_artifacts
     from dse.config import register_schemas
     from dse.pipeline import DesignPoint, build_plugins
+    from hydra_plugins.dse_launcher.dse_launcher import DseLocalLauncher
 
-    os.environ["TQDM_DISABLE"] = "1"  # the warm-up trains; keep its bar out of the figures
     register_schemas()
+    fixed = ["experiment=pareto_digits", f"paths.outputs={outputs}", *PE_ONLY]
     timings: dict[str, list[float]] = {}
-    client = tracking.connect(f"sqlite:///{outputs}/mlflow.db")
-    exp_id = tracking.experiment_id(client, "snn-dse")
-    for i in range(repeats + 1):  # the first round warms imports and the cache
-        marks = [time.perf_counter()]
-        with initialize_config_dir(str(REPO / "conf"), version_base="1.3"):
-            cfg = compose(
-                "config",
-                overrides=[
-                    "training.epochs=12",
-                    f"paths.outputs={outputs}",
-                    f"hardware.num_pes={8 + i}",
-                ],
-                return_hydra_config=True,
-            )
-        choices = dict(cfg.hydra.runtime.choices)
-        marks.append(time.perf_counter())
-        plugins = build_plugins(cfg)
-        marks.append(time.perf_counter())
-        result = DesignPoint(cfg, plugins, StageCache(cfg.cache.dir), choices).run()
-        marks.append(time.perf_counter())
-        run_id = tracking.start_design_run(client, exp_id, cfg, choices, "bench", None)
-        art = _write_artifacts(cfg, result, outputs / "bench_artifacts", choices)
-        tracking.finish_design_run(client, run_id, result.metrics, {}, art)
-        marks.append(time.perf_counter())
-        if i == 0:
-            assert result.cache_use["training"] in ("hit", "miss")
-            continue
-        assert result.cache_use == {"training": "hit", "simulation": "hit"}, result.cache_use
-        for name, a, b in zip(
-            ["compose", "validate", "stages", "record"], marks, marks[1:], strict=False
-        ):
-            timings.setdefault(name, []).append(1000 * (b - a))
+    with initialize_config_dir(str(REPO / "conf"), version_base="1.3"):
+        loader = GlobalHydra.instance().config_loader()
+        master = loader.load_configuration("config", fixed, run_mode=RunMode.MULTIRUN)
+        launcher = DseLocalLauncher()
+        context = HydraContext(config_loader=loader, callbacks=Callbacks())
+        launcher.setup(hydra_context=context, task_function=lambda cfg: None, config=master)
+        client = tracking.connect(f"sqlite:///{outputs}/mlflow.db")
+        exp_id = tracking.experiment_id(client, "snn-dse")
+        with tempfile.TemporaryDirectory() as tmp:
+            for i in range(repeats + 1):  # the first round warms imports and caches
+                marks = [time.perf_counter()]
+                cfg = launcher.job_config([*fixed, f"hardware.num_pes={8 + i}"])
+                choices = dict(cfg.hydra.runtime.choices)
+                marks.append(time.perf_counter())
+                plugins = build_plugins(cfg)
+                marks.append(time.perf_counter())
+                result = DesignPoint(cfg, plugins, StageCache(cfg.cache.dir), choices).run()
+                marks.append(time.perf_counter())
+                artifacts = write_artifacts(cfg, result, Path(tmp) / str(i), choices)
+                marks.append(time.perf_counter())
+                run_id = tracking.start_design_run(client, exp_id, cfg, choices, "bench", None)
+                tracking.finish_design_run(client, run_id, result.metrics, {}, artifacts)
+                marks.append(time.perf_counter())
+                assert result.cache_use == {"training": "hit", "simulation": "hit"}
+                if i == 0:
+                    continue
+                names = ["job config", "validate", "stages", "artifacts", "MLflow run"]
+                for name, a, b in zip(names, marks, marks[1:], strict=False):
+                    timings.setdefault(name, []).append(1000 * (b - a))
     return {name: statistics.median(values) for name, values in timings.items()}
 
 
@@ -115,37 +136,34 @@ def main() -> None:
         on.parent.mkdir()
         off.parent.mkdir()
         print(f"(a) experiment=pareto_digits, {args.trials} trials, same sampler seed")
-        t_off = search(off, args.trials, cache=False)
-        t_on = search(on, args.trials, cache=True)
+        t_off = search(off, args.trials, "cache.enabled=false")
+        launched = time.time()
+        t_on = search(on, args.trials)
         print(f"    without cache: {t_off:7.1f} s  {60 * args.trials / t_off:5.1f} trials/min")
         print(f"    with cache:    {t_on:7.1f} s  {60 * args.trials / t_on:5.1f} trials/min")
         print(f"    speed-up:      {t_off / t_on:5.2f}x")
 
-        runs = children(on)
-        hits = [r for r in runs if r.data.tags.get("dse.cache.simulation") == "hit"]
-        stage_s = sum(r.data.metrics["stage_seconds"] for r in runs)
-        per_hit = [
-            (r.info.end_time - r.info.start_time) - 1000 * r.data.metrics["stage_seconds"]
-            for r in hits
-        ]
-        print("(b) orchestration overhead, cached search")
-        print(f"    trials: {len(runs)}, of which full cache hits: {len(hits)}")
-        if per_hit:
-            print(
-                f"    per cache-hit trial, beyond its stages (MLflow run open to close): "
-                f"median {statistics.median(per_hit):.0f} ms"
-            )
-        share = 1 - stage_s / t_on
-        print(
-            f"    stages {stage_s:.1f} s of {t_on:.1f} s wall: everything else "
-            f"(process start, Hydra, Optuna, MLflow, artifacts) = {100 * share:.1f} %"
-        )
+        print("(b) where the cached search's time goes")
+        for name, seconds in where_time_goes(on, t_on, launched).items():
+            print(f"    {name:<14} {seconds:6.1f} s  {100 * seconds / t_on:5.1f} %")
 
-        print("(c) one hardware.num_pes-only trial against a warm cache, in-process (median of 5)")
-        ms = warm_trial_ms(on)
+        print("(c) trials that change only hardware.num_pes, warm cache")
+        short, long = 5, 45
+        pe_only = [*PE_ONLY, "hydra.sweeper.study_name=pe_only"]
+        search(on, 1, *pe_only)  # trains (bits, T) = (5, 4) once
+        t_short = search(on, short, *pe_only)
+        t_long = search(on, long, *pe_only)
+        marginal = 1000 * (t_long - t_short) / (long - short)
+        print(
+            f"    marginal cost of one more trial in a sweep: {marginal:.0f} ms "
+            f"({long}- and {short}-trial sweeps: {t_long:.1f} s, {t_short:.1f} s)"
+        )
+        print("    one such trial in-process, phase by phase (median of 7):")
+        ms = phase_ms(on)
         for name, value in ms.items():
-            print(f"    {name:<9} {value:7.1f} ms")
-        print(f"    total     {sum(ms.values()):7.1f} ms beyond process start")
+            print(f"      {name:<11} {value:6.1f} ms")
+        work = ms["job config"] + ms["validate"] + ms["stages"]
+        print(f"      design-point work (job config + validate + stages): {work:.1f} ms")
 
 
 if __name__ == "__main__":

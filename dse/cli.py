@@ -74,7 +74,7 @@ def run_design_point(cfg: DictConfig) -> dict[str, Any]:
         result = point.run()
         # Where a design point's time goes: the stages vs. recording (bench/ reads these).
         metrics = {**result.metrics, "stage_seconds": time.perf_counter() - started}
-        artifacts = _write_artifacts(cfg, result, out_dir, choices)
+        artifacts = write_artifacts(cfg, result, out_dir / "artifacts", choices)
         metrics["record_seconds"] = time.perf_counter() - started - metrics["stage_seconds"]
         tracking.finish_design_run(
             client,
@@ -110,22 +110,17 @@ def run_design_point(cfg: DictConfig) -> dict[str, Any]:
     return {**metrics, "mlflow_run_id": run_id}
 
 
-def _write_artifacts(cfg: DictConfig, result: Any, out_dir: Path, choices: dict) -> list[Path]:
-    out_dir.mkdir(parents=True, exist_ok=True)
-    config_path = out_dir / "config.yaml"
-    OmegaConf.save(OmegaConf.create(tracking.plain_config(cfg)), config_path)
+def write_artifacts(cfg: DictConfig, result: Any, folder: Path, choices: dict) -> Path:
+    """The design point's files, in ``folder`` (MLflow logs the folder in one call):
+    the resolved config, the measured workload, the hardware breakdown (CSV, SVG chart)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    OmegaConf.save(OmegaConf.create(tracking.plain_config(cfg)), folder / "config.yaml")
     hw = result.reports["val"]
-    workload_path = out_dir / "workload.json"
-    result.measurements["val"].workload.save(workload_path)
-    artifacts = [
-        config_path,
-        workload_path,
-        report.write_breakdown_csv(hw, out_dir / "hardware_breakdown.csv"),
-    ]
+    result.measurements["val"].workload.save(folder / "workload.json")
+    report.write_breakdown_csv(hw, folder / "hardware_breakdown.csv")
     if cfg.tracking.breakdown_chart:
-        chart = out_dir / "hardware_breakdown.svg"
-        artifacts.append(report.write_breakdown_svg(hw, chart, choices["hardware"]))
-    return artifacts
+        report.write_breakdown_svg(hw, folder / "hardware_breakdown.svg", choices["hardware"])
+    return folder
 
 
 @hydra.main(config_path=str(CONF_DIR), config_name="config", version_base="1.3")

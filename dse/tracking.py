@@ -17,7 +17,6 @@ import os
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
@@ -72,19 +71,34 @@ def check_reachable(uri: str, timeout_s: float = 5.0) -> None:
         )
 
 
+# One client per tracking URI and one id per experiment in a process: the trials of a sweep
+# share them instead of paying a connection check and a lookup each.
+_clients: dict[str, MlflowClient] = {}
+_experiments: dict[tuple[str, str], str] = {}
+
+
 def connect(uri: str) -> MlflowClient:
     """A client for ``uri``, checked to be reachable (TrackingError otherwise)."""
-    check_reachable(uri)
-    # Fail within seconds instead of retrying for minutes when a server goes away.
-    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
-    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
-    from mlflow import MlflowClient
+    if uri not in _clients:
+        check_reachable(uri)
+        # Fail within seconds instead of retrying for minutes when a server goes away.
+        os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
+        os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
+        from mlflow import MlflowClient
 
-    return MlflowClient(tracking_uri=uri)
+        _clients[uri] = MlflowClient(tracking_uri=uri)
+    return _clients[uri]
 
 
 def experiment_id(client: MlflowClient, name: str) -> str:
     """Get or create the experiment; a SQLite store keeps artifacts next to its file."""
+    key = (client.tracking_uri, name)
+    if key not in _experiments:
+        _experiments[key] = _get_or_create_experiment(client, name)
+    return _experiments[key]
+
+
+def _get_or_create_experiment(client: MlflowClient, name: str) -> str:
     found = client.get_experiment_by_name(name)
     if found is not None:
         return found.experiment_id
@@ -224,8 +238,9 @@ def finish_design_run(
     run_id: str,
     metrics: dict[str, float],
     tags: dict[str, str],
-    artifacts: Iterable[Path],
+    artifact_dir: Path | None = None,
 ) -> None:
+    """Metrics and tags in one batch, the files of ``artifact_dir`` in one call, FINISHED."""
     from mlflow.entities import Metric, RunTag
 
     now = int(time.time() * 1000)
@@ -234,8 +249,8 @@ def finish_design_run(
         metrics=[Metric(k, float(v), now, 0) for k, v in metrics.items()],
         tags=[RunTag(k, str(v)) for k, v in tags.items()],
     )
-    for path in artifacts:
-        client.log_artifact(run_id, str(path))
+    if artifact_dir is not None:
+        client.log_artifacts(run_id, str(artifact_dir))
     client.set_terminated(run_id, "FINISHED")
 
 
