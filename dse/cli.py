@@ -15,9 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import hydra
+import yaml
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from dse import report, tracking
 from dse.cache import StageCache
@@ -32,6 +33,7 @@ from dse.plugins import (
 )
 
 log = logging.getLogger("dse")
+_YAML_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # libyaml's: 20x OmegaConf.save
 
 
 def run_name(cfg: DictConfig, choices: dict[str, str]) -> str:
@@ -114,7 +116,8 @@ def write_artifacts(cfg: DictConfig, result: Any, folder: Path, choices: dict) -
     """The design point's files, in ``folder`` (MLflow logs the folder in one call):
     the resolved config, the measured workload, the hardware breakdown (CSV, SVG chart)."""
     folder.mkdir(parents=True, exist_ok=True)
-    OmegaConf.save(OmegaConf.create(tracking.plain_config(cfg)), folder / "config.yaml")
+    config_yaml = yaml.dump(tracking.plain_config(cfg), Dumper=_YAML_DUMPER, sort_keys=False)
+    (folder / "config.yaml").write_text(config_yaml)
     hw = result.reports["val"]
     result.measurements["val"].workload.save(folder / "workload.json")
     report.write_breakdown_csv(hw, folder / "hardware_breakdown.csv")

@@ -19,6 +19,7 @@ import dataclasses
 import functools
 import importlib
 import inspect
+import json
 import typing
 from dataclasses import dataclass, field
 from typing import Any
@@ -179,12 +180,30 @@ def schema_for(cls: type) -> type:
     return dataclasses.make_dataclass(f"{cls.__name__}Config", fields)
 
 
+# Plugin configs this process found valid, by content: a sweep's trials repeat the same
+# configs (only a swept key changes), and validating costs more than pricing a design.
+_valid: dict[tuple[str, str], type] = {}
+
+
 def check_plugin_config(group: str, node: DictConfig) -> type:
     """Validate one plugin group's config against its class; return the class."""
     if node is None or "_target_" not in node:
         raise PluginError(
             f"config group '{group}' has no _target_: every plugin YAML names its class"
         )
+    try:
+        content = json.dumps(OmegaConf.to_container(node, resolve=True), sort_keys=True)
+    except (OmegaConfBaseException, TypeError):  # the full check below explains it
+        content = None
+    if (group, content) in _valid:
+        return _valid[group, content]
+    cls = _check_plugin_config(group, node)
+    if content is not None:
+        _valid[group, content] = cls
+    return cls
+
+
+def _check_plugin_config(group: str, node: DictConfig) -> type:
     cls = import_target(node._target_, group)
     check_interface(cls, group)
     schema = OmegaConf.structured(schema_for(cls))

@@ -82,3 +82,17 @@ def test_unreachable_tracking_server_fails_fast():
         connect("http://127.0.0.1:9")  # discard port: nothing listens
     with pytest.raises(TrackingError, match="file store"):
         connect("./mlruns")
+
+
+def test_plugins_are_built_directly_unless_the_config_nests_objects():
+    from fractions import Fraction
+
+    from dse.pipeline import construct
+    from plugins.quantizers.uniform import UniformQuantizer
+
+    target = "plugins.quantizers.uniform.UniformQuantizer"
+    plain = construct(UniformQuantizer, {"_target_": target, "bits": 3})
+    assert isinstance(plain, UniformQuantizer) and plain.bits == 3
+    # A nested _target_ is Hydra's to build (the class argument is not used then).
+    nested = {"_target_": "builtins.dict", "inner": {"_target_": "fractions.Fraction"}}
+    assert construct(dict, nested) == {"inner": Fraction(0)}
