@@ -5,10 +5,10 @@ on an ``(n, m)`` array of objective values with one direction per column. Intern
 column is turned into a minimisation (maximised columns are negated), so "a dominates b"
 means ``a <= b`` everywhere and ``a < b`` somewhere.
 
-:func:`record_sweep_front` reads the child runs of a sweep's parent run in MLflow, tags each
-with its Pareto membership and logs the front (plot, table, hypervolume history) on the
-parent. mlflow and matplotlib are imported inside the functions that need them so the
-module stays cheap to import.
+:class:`SweepFront` holds a sweep's child runs (of its parent run in MLflow) in memory, tags
+each with its Pareto membership and logs the front (plot, table, hypervolume history) on the
+parent; :func:`record_sweep_front` is its one-shot form. mlflow and matplotlib are imported
+inside the functions that need them so the module stays cheap to import.
 """
 
 from __future__ import annotations
@@ -18,8 +18,9 @@ import math
 import operator
 import re
 import tempfile
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -29,6 +30,7 @@ from dse.errors import ConfigError, require
 
 if TYPE_CHECKING:
     import mlflow
+    from mlflow.entities import Run
 
 Direction = Literal["maximize", "minimize"]
 DIRECTIONS = ("maximize", "minimize")
@@ -275,7 +277,7 @@ class TrialPoint:
 
 @dataclass
 class FrontSummary:
-    """The state of a sweep's front after :func:`record_sweep_front`."""
+    """A snapshot of a sweep's front, as :meth:`SweepFront.record` last recorded it."""
 
     objectives: list[Objective]
     constraints: list[Constraint]
@@ -388,13 +390,12 @@ class FrontSummary:
         return "\n".join(lines) + "\n"
 
 
-def _child_runs(client: mlflow.MlflowClient, parent_run_id: str) -> list:
-    parent = client.get_run(parent_run_id)
+def _child_runs(client: mlflow.MlflowClient, parent: Run) -> list[Run]:
     runs, token = [], None
     while True:
         page = client.search_runs(
             [parent.info.experiment_id],
-            filter_string=f"tags.mlflow.parentRunId = '{parent_run_id}'",
+            filter_string=f"tags.mlflow.parentRunId = '{parent.info.run_id}'",
             max_results=1000,
             page_token=token,
         )
@@ -411,14 +412,11 @@ _NOT_DESIGN = ("tracking.", "paths.", "cache.", "search.", "hydra.")
 _GROUPS = ("dataset", "model", "training", "quantizer", "coding", "hardware")
 
 
-def _varying(points: list[TrialPoint]) -> list[str]:
-    """Params that differ across the children: the design parameters the sweep varied."""
-    keys = sorted(
-        k
-        for k in {k for p in points for k in p.params}
-        if not k.startswith(_NOT_DESIGN) and not k.endswith("._target_")
+def _design_params(differing: Iterable[str]) -> list[str]:
+    """Of the params that differ across the children, those the sweep varied (the design)."""
+    return sorted(
+        k for k in differing if not k.startswith(_NOT_DESIGN) and not k.endswith("._target_")
     )
-    return [k for k in keys if len({p.params.get(k) for p in points}) > 1]
 
 
 def _staircase(front: np.ndarray, directions: Sequence[str]) -> np.ndarray:
@@ -510,6 +508,228 @@ def _write_csv(summary: FrontSummary, path: Path) -> None:
             )
 
 
+def _trial_point(run: Run, constraints: Sequence[Constraint]) -> TrialPoint:
+    """A FINISHED child run with every objective metric, as the front sees it."""
+    m = run.data.metrics
+    try:
+        feasible = all(c.satisfied(m) for c in constraints)
+    except ConfigError:  # a constraint metric is missing: infeasible
+        feasible = False
+    tag = run.data.tags.get(TAG_TRIAL, "")
+    trial = int(tag) if tag.isdigit() else None
+    name = f"trial {trial}" if trial is not None else (run.info.run_name or run.info.run_id)
+    # The plugin choices (tags dse.<group>) read better than their classes' _target_.
+    params = dict(run.data.params)
+    params.update({g: run.data.tags[f"dse.{g}"] for g in _GROUPS if f"dse.{g}" in run.data.tags})
+    return TrialPoint(run.info.run_id, name, trial, params, dict(m), feasible)
+
+
+class SweepFront:
+    """A sweep's front kept in memory, so recording it after a batch reads only that batch.
+
+    Re-reading every child run after each batch makes a sweep's bookkeeping O(n^2) in MLflow
+    round trips. This reads the existing children once (:meth:`load`, which is also how a
+    resumed sweep continues), is then told about new children (:meth:`add`,
+    :meth:`add_runs`), and remembers what it wrote to MLflow (tags, reference, last
+    hypervolume step), so :meth:`record` writes only what changed. The rules are those of
+    :func:`record_sweep_front`, its one-shot form. Children it is not told about after
+    :meth:`load` (e.g. runs another process adds) are not counted.
+    """
+
+    def __init__(
+        self,
+        client: mlflow.MlflowClient,
+        parent: Run,
+        objectives: Sequence[Objective],
+        constraints: Sequence[Constraint] = (),
+        reference: Mapping[str, float] | None = None,
+        last_step: int | None = None,
+    ) -> None:
+        """Use :meth:`load`: ``parent`` and ``last_step`` are what it read from MLflow."""
+        self.objectives = list(objectives)
+        self.constraints = list(constraints)
+        require(len(self.objectives) >= 1, "search.objectives", "must name at least one metric", [])
+        self.parent_run_id: str = parent.info.run_id
+        self.experiment_id: str = parent.info.experiment_id
+        self._client = client
+        self._metrics = [o.metric for o in self.objectives]
+        self._directions = [o.direction for o in self.objectives]
+        self._requested_reference = reference
+        # Reference params already on the parent: MLflow params cannot be rewritten.
+        self._stored = {
+            k[len(REFERENCE_PARAM) :]: float(v)
+            for k, v in parent.data.params.items()
+            if k.startswith(REFERENCE_PARAM)
+        }
+        self.reference: dict[str, float] | None = None
+        if all(k in self._stored for k in self._metrics):
+            self.reference = {k: self._stored[k] for k in self._metrics}
+        self._last_step = last_step
+        self._children: set[str] = set()
+        self._failed = 0
+        self._points: list[TrialPoint] = []
+        self._front: list[TrialPoint] = []  # as of the last record()
+        self._new: list[TrialPoint] = []  # added since
+        self._differing: set[str] = set()  # params whose value is not the same in all points
+        self._written: dict[str, dict[str, str]] = {}  # run id -> front tags as in MLflow
+        self._pending: dict[str, dict[str, str]] = {}  # run id -> tags record() writes
+
+    @classmethod
+    def load(
+        cls,
+        client: mlflow.MlflowClient,
+        parent_run_id: str,
+        objectives: Sequence[Objective],
+        constraints: Sequence[Constraint] = (),
+        reference: Mapping[str, float] | None = None,
+    ) -> SweepFront:
+        """Read the parent run, its hypervolume history and all its children (once)."""
+        parent = client.get_run(parent_run_id)
+        history = client.get_metric_history(parent_run_id, "hypervolume")
+        last_step = max((h.step for h in history), default=None)
+        front = cls(client, parent, objectives, constraints, reference, last_step)
+        front.add_runs(_child_runs(client, parent))
+        return front
+
+    def _values(self, points: Sequence[TrialPoint]) -> np.ndarray:
+        """``(n, m)`` objective values of ``points``, ``(0, m)`` for none."""
+        rows = [[p.metrics[k] for k in self._metrics] for p in points]
+        return np.array(rows, dtype=float).reshape(len(points), len(self._metrics))
+
+    def add(self, run_ids: Iterable[str], tags: Mapping[str, str] | None = None) -> None:
+        """Count new child runs by id: one read each, so a batch costs O(batch) reads.
+
+        ``tags`` are written on these runs by the next :meth:`record`, in the same round trip
+        as the front's own tags (known runs get them too).
+        """
+        for run_id in run_ids:
+            if tags:
+                self._pending.setdefault(run_id, {}).update(tags)
+            if run_id not in self._children:
+                self.add_runs([self._client.get_run(run_id)])
+
+    def add_runs(self, runs: Iterable[Run], tags: Mapping[str, str] | None = None) -> None:
+        """Count child runs already read (e.g. a search's results); known ones are skipped.
+
+        FAILED runs count as failed; FINISHED runs with every objective metric are points;
+        runs of another parent are ignored. ``tags`` as in :meth:`add`.
+        """
+        for run in runs:
+            run_id = run.info.run_id
+            if tags:
+                self._pending.setdefault(run_id, {}).update(tags)
+            if (
+                run_id in self._children
+                or run.data.tags.get("mlflow.parentRunId") != self.parent_run_id
+            ):
+                continue
+            self._children.add(run_id)
+            if run.info.status == "FAILED":
+                self._failed += 1
+            m = run.data.metrics
+            if run.info.status != "FINISHED" or any(k not in m for k in self._metrics):
+                continue
+            point = _trial_point(run, self.constraints)
+            # Comparing with any one point suffices: until a key differs, all points agree on it.
+            first = self._points[0].params if self._points else point.params
+            self._differing.update(
+                k for k in first.keys() | point.params.keys() if first.get(k) != point.params.get(k)
+            )
+            self._points.append(point)
+            self._new.append(point)
+            held = run.data.tags  # the front tags MLflow has: record() rewrites only changes
+            self._written[run_id] = {k: held[k] for k in (TAG_FEASIBLE, TAG_PARETO) if k in held}
+
+    def record(self, artifacts: bool = True) -> FrontSummary:
+        """Update the front in memory and write what changed (see :func:`record_sweep_front`)."""
+        from mlflow.entities import Metric, Param, RunTag
+
+        client, parent = self._client, self.parent_run_id
+        # Points are only added, so a dominated point stays dominated: the front of all points
+        # is that of the last front plus the new points (O(batch x front), not O(n^2)).
+        candidates = [*self._front, *self._new]
+        values = self._values(candidates)
+        feasible = np.array([p.feasible for p in candidates], dtype=bool)
+        mask = pareto_mask(values, self._directions, feasible)
+        self._front = [p for p, on in zip(candidates, mask, strict=True) if on]
+        self._new = []
+
+        # Tags: only what changed, one write per run (each is a round trip to the store); the
+        # flags of points outside the candidates cannot change.
+        writes, self._pending = self._pending, {}
+        for p, on in zip(candidates, mask, strict=True):
+            written = self._written[p.run_id]
+            for key, val in ((TAG_FEASIBLE, p.feasible), (TAG_PARETO, on)):
+                text = "true" if val else "false"
+                if written.get(key) != text:
+                    writes.setdefault(p.run_id, {})[key] = written[key] = text
+        for run_id, tags in writes.items():
+            client.log_batch(run_id, tags=[RunTag(k, v) for k, v in tags.items()])
+
+        if self.reference is None and self._points:
+            if self._requested_reference is not None:
+                ref = {k: float(self._requested_reference[k]) for k in self._metrics}
+            else:
+                every = self._values(self._points)  # once: when the reference is fixed
+                wide = default_reference(every, self._directions, margin=REFERENCE_MARGIN)
+                ref = dict(zip(self._metrics, wide.tolist(), strict=True))
+            missing = [
+                Param(REFERENCE_PARAM + k, repr(v)) for k, v in ref.items() if k not in self._stored
+            ]
+            client.log_batch(parent, params=missing)
+            self._stored = {**ref, **self._stored}  # a stored value wins: it is what MLflow keeps
+            self.reference = {k: self._stored[k] for k in self._metrics}
+        hv = 0.0
+        if self.reference is not None and mask.any():
+            hv = hypervolume(
+                values[mask], self._directions, [self.reference[k] for k in self._metrics]
+            )
+
+        self._points.sort(key=lambda p: (p.trial is None, p.trial or 0, p.name))
+        on_front = {p.run_id for p in self._front}
+        summary = FrontSummary(
+            objectives=self.objectives,
+            constraints=self.constraints,
+            points=[replace(p, pareto=p.run_id in on_front) for p in self._points],
+            varying_params=_design_params(self._differing),
+            reference=None if self.reference is None else dict(self.reference),
+            hypervolume=hv,
+            n_children=len(self._children),
+            failed=self._failed,
+        )
+
+        step = len(self._points)
+        if self._last_step is None or self._last_step < step:
+            now = int(time.time() * 1000)
+            client.log_batch(
+                parent,
+                metrics=[
+                    Metric("hypervolume", hv, now, step),
+                    Metric("pareto_size", float(len(self._front)), now, step),
+                ],
+            )
+            self._last_step = step
+        if artifacts:  # the plots are most of the cost: a sweeper's intermediate batches skip them
+            _log_front_artifacts(client, parent, summary)
+        return summary
+
+
+def _log_front_artifacts(
+    client: mlflow.MlflowClient, parent_run_id: str, summary: FrontSummary
+) -> None:
+    with tempfile.TemporaryDirectory(prefix="dse-pareto-") as tmp:
+        d = Path(tmp)
+        files = []
+        if summary.points:
+            files += plot_front(summary, d / "pareto_front")
+        _write_csv(summary, d / "pareto_front.csv")
+        (d / "pareto_summary.json").write_text(json.dumps(summary.to_dict(), indent=2))
+        (d / "pareto_summary.md").write_text(summary.markdown())
+        files += [d / "pareto_front.csv", d / "pareto_summary.json", d / "pareto_summary.md"]
+        for f in files:
+            client.log_artifact(parent_run_id, str(f))
+
+
 def record_sweep_front(
     client: mlflow.MlflowClient,
     parent_run_id: str,
@@ -538,113 +758,19 @@ def record_sweep_front(
     (``reference`` is then ignored), so every value of the history uses the same point;
     as children are only ever added, the logged hypervolume never decreases. Points worse
     than the reference in some objective add nothing.
+
+    This reads every child run: once per sweep is fine, after every batch it is not (keep a
+    :class:`SweepFront` instead).
     """
-    objectives = list(objectives)
-    constraints = list(constraints)
-    require(len(objectives) >= 1, "search.objectives", "must name at least one metric", [])
-    metrics_needed = [o.metric for o in objectives]
-    directions = [o.direction for o in objectives]
-
-    runs = _child_runs(client, parent_run_id)
-    points: list[TrialPoint] = []
-    failed = 0
-    for run in runs:
-        if run.info.status == "FAILED":
-            failed += 1
-        m = run.data.metrics
-        if run.info.status != "FINISHED" or any(k not in m for k in metrics_needed):
-            continue
-        try:
-            feasible = all(c.satisfied(m) for c in constraints)
-        except ConfigError:
-            feasible = False
-        tag = run.data.tags.get(TAG_TRIAL, "")
-        trial = int(tag) if tag.isdigit() else None
-        name = f"trial {trial}" if trial is not None else (run.info.run_name or run.info.run_id)
-        # The plugin choices (tags dse.<group>) read better than their classes' _target_.
-        params = dict(run.data.params)
-        params.update(
-            {g: run.data.tags[f"dse.{g}"] for g in _GROUPS if f"dse.{g}" in run.data.tags}
-        )
-        point = TrialPoint(run.info.run_id, name, trial, params, dict(m), feasible)
-        points.append(point)
-    points.sort(key=lambda p: (p.trial is None, p.trial or 0, p.name))
-
-    values = np.array([[p.metrics[k] for k in metrics_needed] for p in points], dtype=float)
-    values = values.reshape(len(points), len(metrics_needed))  # (0, m) when none finished
-    feasible = np.array([p.feasible for p in points], dtype=bool)
-    mask = pareto_mask(values, directions, feasible)
-    for p, on in zip(points, mask, strict=True):
-        p.pareto = bool(on)
-
-    # Tags: only write what changed (each write is a round trip to the tracking store).
-    tags_by_run = {r.info.run_id: r.data.tags for r in runs}
-    for p in points:
-        old = tags_by_run[p.run_id]
-        for key, val in ((TAG_FEASIBLE, p.feasible), (TAG_PARETO, p.pareto)):
-            text = "true" if val else "false"
-            if old.get(key) != text:
-                client.set_tag(p.run_id, key, text)
-
-    parent = client.get_run(parent_run_id)
-    stored = {
-        k[len(REFERENCE_PARAM) :]: float(v)
-        for k, v in parent.data.params.items()
-        if k.startswith(REFERENCE_PARAM)
-    }
-    ref: dict[str, float] | None = None
-    if all(k in stored for k in metrics_needed):
-        ref = {k: stored[k] for k in metrics_needed}
-    elif points:
-        if reference is not None:
-            ref = {k: float(reference[k]) for k in metrics_needed}
-        else:
-            wide = default_reference(values, directions, margin=REFERENCE_MARGIN)
-            ref = dict(zip(metrics_needed, wide.tolist(), strict=True))
-        for k, v in ref.items():
-            if k not in stored:
-                client.log_param(parent_run_id, REFERENCE_PARAM + k, repr(v))
-    hv = 0.0
-    if ref is not None and mask.any():
-        hv = hypervolume(values[mask], directions, [ref[k] for k in metrics_needed])
-
-    summary = FrontSummary(
-        objectives=objectives,
-        constraints=constraints,
-        points=points,
-        varying_params=_varying(points),
-        reference=ref,
-        hypervolume=hv,
-        n_children=len(runs),
-        failed=failed,
-    )
-
-    step = len(points)
-    history = client.get_metric_history(parent_run_id, "hypervolume")
-    if not history or max(h.step for h in history) < step:
-        client.log_metric(parent_run_id, "hypervolume", hv, step=step)
-        client.log_metric(parent_run_id, "pareto_size", float(mask.sum()), step=step)
-
-    if not artifacts:  # tags and hypervolume only (a sweeper's intermediate batches)
-        return summary
-    with tempfile.TemporaryDirectory(prefix="dse-pareto-") as tmp:
-        d = Path(tmp)
-        files = []
-        if points:
-            files += plot_front(summary, d / "pareto_front")
-        _write_csv(summary, d / "pareto_front.csv")
-        (d / "pareto_summary.json").write_text(json.dumps(summary.to_dict(), indent=2))
-        (d / "pareto_summary.md").write_text(summary.markdown())
-        files += [d / "pareto_front.csv", d / "pareto_summary.json", d / "pareto_summary.md"]
-        for f in files:
-            client.log_artifact(parent_run_id, str(f))
-    return summary
+    front = SweepFront.load(client, parent_run_id, objectives, constraints, reference)
+    return front.record(artifacts)
 
 
 __all__ = [
     "Constraint",
     "FrontSummary",
     "Objective",
+    "SweepFront",
     "TrialPoint",
     "default_reference",
     "hypervolume",

@@ -14,7 +14,7 @@ from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf
 
 from dse.errors import ConfigError, DseError, require
-from dse.pareto import Constraint, FrontSummary, Objective
+from dse.pareto import Constraint, FrontSummary, Objective, SweepFront
 
 # Registers the ConfigStore entries when Hydra's plugin discovery imports this module.
 from hydra_plugins.dse_optuna_sweeper import config as _config  # noqa: F401
@@ -22,6 +22,7 @@ from hydra_plugins.dse_optuna_sweeper._search_space import format_value, parse_s
 
 if TYPE_CHECKING:
     import optuna
+    from mlflow.entities import Run
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +43,7 @@ class DseOptunaSweeper(Sweeper):
     ``trial.set_constraint``). A trial whose job raises is told as FAIL and the sweep goes
     on, until failures exceed ``max_failure_rate * n_trials``. After each batch the child
     MLflow runs get tag ``optuna.trial_state`` and the front on the parent run is updated
-    (:func:`dse.pareto.record_sweep_front`).
+    (:class:`dse.pareto.SweepFront`, which reads only the batch's runs).
 
     Resuming: with a ``storage`` and ``load_if_exists``, running the same command again
     loads the study ``study_name`` and adds ``n_trials`` more. The sampler's seed is then
@@ -321,6 +322,7 @@ class _Tracker:
         )
         self.sweep_dir = Path(config.hydra.sweep.dir)
         self._client: Any = None
+        self._front: SweepFront | None = None  # loaded on the first batch, then kept
         self._warned = False
 
     def _parent(self) -> str | None:
@@ -358,13 +360,17 @@ class _Tracker:
                 )
                 self._warned = True
             return None
-        from dse.pareto import record_sweep_front
-
         client = self._connect()
+        if self._front is None:  # the existing children (a resumed study's) are read once
+            self._front = SweepFront.load(client, parent, objectives, constraints)
+        front = self._front
         for number, (state, run_id) in states.items():
-            for rid in [run_id] if run_id else self._find_runs(client, parent, number):
-                client.set_tag(rid, TAG_STATE, state)
-        return record_sweep_front(client, parent, objectives, constraints, artifacts=artifacts)
+            tags = {TAG_STATE: state}  # written by record() with the front's tags
+            if run_id:
+                front.add([run_id], tags)
+            else:
+                front.add_runs(self._find_runs(client, front.experiment_id, parent, number), tags)
+        return front.record(artifacts)
 
     def stopped(self, message: str) -> None:
         """Mark the parent run FAILED with the reason (a resumed sweep reopens it)."""
@@ -374,9 +380,8 @@ class _Tracker:
             client.set_tag(parent, "dse.error", message[:5000])
             client.set_terminated(parent, "FAILED")
 
-    def _find_runs(self, client: Any, parent: str, number: int) -> list[str]:
+    def _find_runs(self, client: Any, experiment: str, parent: str, number: int) -> list[Run]:
         """Child runs of a trial (a failed one returns no run id), found by their tags."""
-        experiment = client.get_run(parent).info.experiment_id
         study = self.study_name.replace("'", "\\'")
         runs = client.search_runs(
             [experiment],
@@ -385,4 +390,4 @@ class _Tracker:
                 f"and tags.optuna_study = '{study}'"
             ),
         )
-        return [r.info.run_id for r in runs]
+        return list(runs)

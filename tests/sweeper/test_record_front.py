@@ -1,16 +1,29 @@
-"""record_sweep_front on a real MLflow store (SQLite in tmp_path)."""
+"""record_sweep_front, SweepFront and the sweeper's tracker on a real MLflow store (SQLite)."""
 
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
 import pytest
+from omegaconf import OmegaConf
 
-from dse.pareto import Constraint, Objective, pareto_mask, record_sweep_front
+from dse.pareto import (
+    TAG_PARETO,
+    Constraint,
+    FrontSummary,
+    Objective,
+    SweepFront,
+    pareto_mask,
+    record_sweep_front,
+)
+from dse.tracking import PARENT_RUN_FILE
+from hydra_plugins.dse_optuna_sweeper.dse_optuna_sweeper import TAG_STATE, _Tracker
 
 OBJ = [Objective("snn_accuracy", "maximize"), Objective("energy_uj", "minimize")]
+AREA = [Constraint.parse("area_mm2 <= 2")]
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +42,7 @@ def store(client, tmp_path: Path, request: pytest.FixtureRequest):
 
 
 def add_child(client, exp, parent, trial, bits, acc, energy, area, status="FINISHED"):
-    tags = {"mlflow.parentRunId": parent, "optuna_trial": str(trial)}
+    tags = {"mlflow.parentRunId": parent, "optuna_trial": str(trial), "optuna_study": "dse"}
     run = client.create_run(exp, tags=tags, run_name=f"dp{trial}").info.run_id
     client.log_param(run, "quantizer.bits", str(bits))
     client.log_param(run, "dataset", "digits")  # the same everywhere: not a design parameter
@@ -144,3 +157,120 @@ def test_without_artifacts_tags_and_hypervolume_still_follow_the_front(store) ->
     assert client.get_run(worse).data.tags["dse.pareto_optimal"] == "false"
     assert client.get_metric_history(parent, "hypervolume")[-1].step == 2
     assert client.list_artifacts(parent) == []
+
+
+def add_batch(client, exp, parent, rng, first: int, size: int, failed: int | None = None):
+    """Children of trials first..first+size-1 (random trade-offs; ``failed`` raises)."""
+    ids = {}
+    for t in range(first, first + size):
+        if t == failed:
+            ids[t] = add_child(client, exp, parent, t, 4, 0, 0, 0, status="FAILED")
+        else:
+            acc, energy, area = rng.random(3) * [100, 10, 3]
+            ids[t] = add_child(client, exp, parent, t, 3 + t % 3, acc, energy, area)
+    return ids
+
+
+def assert_matches_a_fresh_read(client, parent, summary: FrontSummary) -> None:
+    """What the incremental front holds and wrote equals a full re-read of MLflow."""
+    fresh = record_sweep_front(client, parent, OBJ, AREA, artifacts=False)
+    assert summary.points == fresh.points  # run ids, trials, params, metrics, flags
+    assert summary.to_dict() == fresh.to_dict()
+    assert (summary.n_children, summary.failed) == (fresh.n_children, fresh.failed)
+    for p in fresh.points:
+        tags = client.get_run(p.run_id).data.tags
+        assert tags[TAG_PARETO] == ("true" if p.pareto else "false")
+        assert tags["dse.feasible"] == ("true" if p.feasible else "false")
+        assert tags["optuna_trial"] == str(p.trial)  # the run's own tags are left alone
+
+
+def test_incremental_front_equals_a_fresh_record(store) -> None:
+    client, exp, parent = store
+    rng = np.random.default_rng(5)
+    front = SweepFront.load(client, parent, OBJ, AREA)
+    on_front_once: set[str] = set()
+    for batch in range(5):
+        ids = add_batch(client, exp, parent, rng, 4 * batch, 4, failed=4 * batch + 3)
+        front.add(ids.values())
+        summary = front.record(artifacts=False)
+        on_front_once |= {p.run_id for p in summary.front}
+        assert summary.failed == batch + 1 and summary.n_finished == 3 * (batch + 1)
+    assert on_front_once - {p.run_id for p in summary.front}  # some left the front: retagged
+    assert_matches_a_fresh_read(client, parent, summary)
+    history = client.get_metric_history(parent, "hypervolume")
+    assert [h.step for h in history] == [3, 6, 9, 12, 15]  # the fresh read added no step
+    assert history[-1].value == pytest.approx(summary.hypervolume)
+    assert [h.value for h in history] == sorted(h.value for h in history)
+
+
+def test_tracker_reads_only_each_batch(store, tmp_path: Path, monkeypatch) -> None:
+    import mlflow
+
+    client, exp, parent = store
+    reads: Counter[str] = Counter()
+    for name in ("search_runs", "get_run", "get_metric_history"):
+        real = getattr(mlflow.MlflowClient, name)
+
+        def counted(self, *args, _real=real, _name=name, **kwargs):
+            reads[_name] += 1
+            return _real(self, *args, **kwargs)
+
+        monkeypatch.setattr(mlflow.MlflowClient, name, counted)
+    (tmp_path / PARENT_RUN_FILE).write_text(parent)
+    config = OmegaConf.create(
+        {
+            "tracking": {"uri": client.tracking_uri},
+            "hydra": {"callbacks": {}, "sweep": {"dir": str(tmp_path)}},
+        }
+    )
+    tracker = _Tracker(config, "dse")
+    rng = np.random.default_rng(7)
+    per_batch = []
+    for batch in range(8):
+        failed = 3 * batch + 1 if batch % 2 else None  # a failed trial every other batch
+        ids = add_batch(client, exp, parent, rng, 3 * batch, 3, failed)
+        states = {t: ("FAIL", None) if t == failed else ("COMPLETE", r) for t, r in ids.items()}
+        reads.clear()
+        summary = tracker.after_batch(states, OBJ, AREA, artifacts=False)
+        per_batch.append(dict(reads))
+    # The first batch loads the parent, its history and its children (this batch's too).
+    assert per_batch[0] == {"get_run": 1, "get_metric_history": 1, "search_runs": 1}
+    # Then each batch reads its completed runs by id and searches for its failed trial's run
+    # by tags: the same reads for batch 2 as for batch 8, however many runs came before.
+    assert per_batch[1:] == [
+        {"get_run": 2, "search_runs": 1} if b % 2 else {"get_run": 3} for b in range(1, 8)
+    ]
+    assert summary is not None and summary.failed == 4 and summary.n_finished == 20
+    monkeypatch.undo()
+    assert_matches_a_fresh_read(client, parent, summary)
+    runs = client.search_runs([exp], f"tags.mlflow.parentRunId = '{parent}'")
+    states = Counter(r.data.tags[TAG_STATE] for r in runs)
+    assert states == {"COMPLETE": 20, "FAIL": 4}
+
+
+def test_resumed_front_continues_the_hypervolume_history(store) -> None:
+    client, exp, parent = store
+    rng = np.random.default_rng(11)
+    first = SweepFront.load(client, parent, OBJ, AREA)
+    for batch in range(2):
+        first.add(add_batch(client, exp, parent, rng, 4 * batch, 4).values())
+        before = first.record(artifacts=False)
+    reference = client.get_run(parent).data.params
+
+    # A new sweeper process on the same parent run: the existing children are read once and
+    # a reference given now is ignored (the stored one keeps the history comparable).
+    resumed = SweepFront.load(
+        client, parent, OBJ, AREA, reference={"snn_accuracy": 99.0, "energy_uj": 0.1}
+    )
+    assert resumed.reference == before.reference
+    again = resumed.record(artifacts=False)  # nothing new: no history point, no change
+    assert again.points == before.points and again.hypervolume == before.hypervolume
+    resumed.add(add_batch(client, exp, parent, rng, 8, 4).values())
+    after = resumed.record(artifacts=False)
+
+    history = client.get_metric_history(parent, "hypervolume")
+    assert [h.step for h in history] == [4, 8, 12]
+    assert [h.value for h in history] == sorted(h.value for h in history)
+    assert after.hypervolume >= before.hypervolume and after.reference == before.reference
+    assert client.get_run(parent).data.params == reference
+    assert_matches_a_fresh_read(client, parent, after)
