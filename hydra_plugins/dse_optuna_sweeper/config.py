@@ -99,7 +99,9 @@ class DseOptunaSweeperConf:
     params: dict[str, str] | None = None
     n_trials: int = 20  # trials added by this invocation (a resumed study keeps its old ones)
     n_jobs: int = 1  # trials asked from the sampler and launched together per batch
-    storage: str | None = "sqlite:///${paths.outputs}/optuna.db"  # None: in memory
+    # A journal file (fast, one per outputs folder), or a database URL such as
+    # sqlite:///outputs/optuna.db; None keeps the study in memory (no resume).
+    storage: str | None = "${paths.outputs}/optuna.journal"
     study_name: str = "dse"
     load_if_exists: bool = True  # resume a study of the same name; False: refuse to
     max_failure_rate: float = 0.5  # stop once failed trials exceed this share of n_trials

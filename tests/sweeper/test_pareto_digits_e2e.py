@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from hydra_plugins.dse_optuna_sweeper.dse_optuna_sweeper import optuna_storage
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -29,9 +31,10 @@ def test_pareto_digits_sweep_end_to_end(tmp_path: Path) -> None:
     ]
     proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "optuna-dashboard sqlite:///" in proc.stdout and "mlflow ui" in proc.stdout
+    assert f"optuna-dashboard {out}/optuna.journal" in proc.stdout and "mlflow ui" in proc.stdout
 
-    study = optuna.load_study(study_name="pareto_digits", storage=f"sqlite:///{out}/optuna.db")
+    storage = optuna_storage(f"{out}/optuna.journal")  # the default: a journal file
+    study = optuna.load_study(study_name="pareto_digits", storage=storage)
     assert [t.state.name for t in study.trials] == ["COMPLETE", "COMPLETE"]
     assert set(study.trials[0].params) == {
         "quantizer.bits",

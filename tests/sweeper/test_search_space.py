@@ -141,10 +141,14 @@ def test_pareto_digits_composes_with_every_sampler(sampler: str) -> None:
     assert isinstance(study.sampler, optuna.samplers.BaseSampler)
 
 
-def test_resuming_with_other_directions_is_refused(tmp_path) -> None:
+@pytest.mark.parametrize("kind", ["journal", "sqlite"])
+def test_resuming_with_other_directions_is_refused(tmp_path, kind) -> None:
     from hydra_plugins.dse_optuna_sweeper.dse_optuna_sweeper import DseOptunaSweeper
 
-    storage = f"sqlite:///{tmp_path}/sub/optuna.db"  # the folder is created
+    storage = {  # either way, the folder is created
+        "journal": f"{tmp_path}/sub/optuna.journal",
+        "sqlite": f"sqlite:///{tmp_path}/sub/optuna.db",
+    }[kind]
     study = DseOptunaSweeper(storage=storage)._create_study(["maximize", "minimize"])
     assert len(study.trials) == 0
     again = DseOptunaSweeper(storage=storage)._create_study(["maximize", "minimize"])

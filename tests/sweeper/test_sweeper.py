@@ -85,7 +85,9 @@ def children(out: Path):
 def study(out: Path, name: str = "dse"):
     import optuna
 
-    return optuna.load_study(study_name=name, storage=f"sqlite:///{out}/optuna.db")
+    from hydra_plugins.dse_optuna_sweeper.dse_optuna_sweeper import optuna_storage
+
+    return optuna.load_study(study_name=name, storage=optuna_storage(f"{out}/optuna.journal"))
 
 
 def test_sweep_records_front_failures_constraints_and_resumes(app, tmp_path: Path) -> None:
@@ -110,7 +112,7 @@ def test_sweep_records_front_failures_constraints_and_resumes(app, tmp_path: Pat
     assert s.trials[0].user_attrs["mlflow_run_id"] == states["0"].info.run_id
     # run params carry the proposed values
     assert states["0"].data.params["x"] == str(s.trials[0].params["x"])
-    assert "optuna-dashboard sqlite:///" in first.stdout and "mlflow ui" in first.stdout
+    assert f"optuna-dashboard {out}/optuna.journal" in first.stdout and "mlflow ui" in first.stdout
 
     # same command again with more trials: the study and the parent run continue
     second = run("fail_trial=1", "cheat_trial=2", "hydra.sweeper.n_trials=3")
