@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,7 +30,9 @@ log = logging.getLogger(__name__)
 DEFAULT_OBJECTIVES = (Objective("snn_accuracy", "maximize"), Objective("energy_uj", "minimize"))
 TAG_STATE = "optuna.trial_state"
 CALLBACK_TARGET = "dse.tracking.SweepCallback"
-PLOT_EVERY = 10  # trials between redraws of the front's plots on the parent run
+# Seconds between redraws of the front's plots on the parent run while a sweep goes on:
+# progress to watch in long sweeps, a negligible share of their time in fast ones.
+PLOT_INTERVAL_S = 60.0
 
 
 class DseOptunaSweeper(Sweeper):
@@ -188,6 +191,7 @@ class DseOptunaSweeper(Sweeper):
         tracker = _Tracker(self.config, self.study_name)
         summary: FrontSummary | None = None
         failures, done, last_error = 0, 0, ""
+        last_plot = time.monotonic()
         while done < self.n_trials:
             batch = [study.ask(space) for _ in range(min(self.n_jobs, self.n_trials - done))]
             overrides = [
@@ -240,11 +244,13 @@ class DseOptunaSweeper(Sweeper):
                     log.warning("[trial %d] %s -> FAILED: %s", trial.number, params, error)
             done += len(batch)
             # Tags and hypervolume after every batch; the plots (most of the cost) every
-            # PLOT_EVERY trials and at the end, unless SweepCallback draws the final ones.
+            # PLOT_INTERVAL_S and at the end, unless SweepCallback draws the final ones.
             last = done >= self.n_trials
             plots = (last and not tracker.callback_prints) or (
-                not last and done // PLOT_EVERY > (done - len(batch)) // PLOT_EVERY
+                not last and time.monotonic() - last_plot >= PLOT_INTERVAL_S
             )
+            if plots:
+                last_plot = time.monotonic()
             summary = tracker.after_batch(states, objectives, constraints, artifacts=plots)
             if failures > self.max_failure_rate * self.n_trials:
                 message = (
