@@ -4,16 +4,16 @@ Prints, measured side by side in one run on this machine:
 
 (a) the default Pareto search (``dse -m experiment=pareto_digits``, fresh outputs folder)
     with and without the stage cache: wall time, trials per minute, and the ratio;
-(b) where the cached search's time goes, from what it recorded in MLflow: start-up before
-    the first trial (imports, MLflow store, Optuna study), the design points' own stages
-    (data, training, simulation, pricing: metric ``stage_seconds``), and orchestration
-    (Hydra, Optuna, MLflow recording, artifacts, the front's updates), each as a share of
-    the total;
+(b) where the cached search's time goes, from what it recorded in MLflow: process start
+    (imports, creating the MLflow store), the design points' own stages (data, training,
+    simulation, pricing: metric ``stage_seconds``), orchestration during the sweep (Hydra,
+    Optuna, MLflow recording, artifacts, the front's updates and plots), process exit;
+    each as a share of the total;
 (c) trials that change only ``hardware.num_pes`` against a warm cache: the marginal cost
     of one more trial in a sweep (two sweeps of different lengths, subtracted, so process
     start-up cancels), and where one such trial's time goes, phase by phase, in-process.
 
-    python bench/cache_speedup.py [--trials 20]
+    python bench/cache_speedup.py [--trials N]
 """
 
 from __future__ import annotations
@@ -32,15 +32,17 @@ DSE = Path(sys.executable).parent / "dse"
 PE_ONLY = ["quantizer.bits=5", "coding.time_window=4"]  # fixed: the sampler varies PEs only
 
 
-def search(outputs: Path, trials: int, *overrides: str) -> float:
-    """Wall seconds of one ``dse -m experiment=pareto_digits`` process."""
+def search(outputs: Path, trials: int | None, *overrides: str) -> float:
+    """Wall seconds of one ``dse -m experiment=pareto_digits`` process (``trials``: None
+    keeps the experiment's own n_trials)."""
     start = time.perf_counter()
+    n_trials = [] if trials is None else [f"hydra.sweeper.n_trials={trials}"]
     subprocess.run(
         [
             str(DSE),
             "-m",
             "experiment=pareto_digits",
-            f"hydra.sweeper.n_trials={trials}",
+            *n_trials,
             f"paths.outputs={outputs}",
             *overrides,
         ],
@@ -66,10 +68,17 @@ def recorded_runs(outputs: Path, study: str) -> tuple[object, list]:
 
 
 def where_time_goes(outputs: Path, wall: float, launched: float) -> dict[str, float]:
+    """Seconds per part of one search, from the parent run's span and the children's
+    ``stage_seconds``: the sweep runs from the parent's start to its end."""
     parent, children = recorded_runs(outputs, "pareto_digits")
-    startup = parent.info.start_time / 1000 - launched
+    sweep_start, sweep_end = parent.info.start_time / 1000, parent.info.end_time / 1000
     stages = sum(r.data.metrics["stage_seconds"] for r in children)
-    return {"start-up": startup, "stages": stages, "orchestration": wall - startup - stages}
+    return {
+        "process start (imports, new MLflow store)": sweep_start - launched,
+        "design-point stages (data, training, simulation, pricing)": stages,
+        "orchestration (Hydra, Optuna, MLflow, front)": sweep_end - sweep_start - stages,
+        "process exit (interpreter teardown)": launched + wall - sweep_end,
+    }
 
 
 def phase_ms(outputs: Path, repeats: int = 7) -> dict[str, float]:
@@ -129,23 +138,26 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--trials", type=int, default=20, help="trials per search (default 20)")
+    parser.add_argument(
+        "--trials", type=int, default=None, help="trials per search (default: the experiment's)"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         on, off = Path(tmp) / "on" / "outputs", Path(tmp) / "off" / "outputs"
         on.parent.mkdir()
         off.parent.mkdir()
-        print(f"(a) experiment=pareto_digits, {args.trials} trials, same sampler seed")
         t_off = search(off, args.trials, "cache.enabled=false")
         launched = time.time()
         t_on = search(on, args.trials)
-        print(f"    without cache: {t_off:7.1f} s  {60 * args.trials / t_off:5.1f} trials/min")
-        print(f"    with cache:    {t_on:7.1f} s  {60 * args.trials / t_on:5.1f} trials/min")
+        trials = len(recorded_runs(on, "pareto_digits")[1])
+        print(f"(a) experiment=pareto_digits, {trials} trials, same sampler seed")
+        print(f"    without cache: {t_off:7.1f} s  {60 * trials / t_off:5.1f} trials/min")
+        print(f"    with cache:    {t_on:7.1f} s  {60 * trials / t_on:5.1f} trials/min")
         print(f"    speed-up:      {t_off / t_on:5.2f}x")
 
         print("(b) where the cached search's time goes")
         for name, seconds in where_time_goes(on, t_on, launched).items():
-            print(f"    {name:<14} {seconds:6.1f} s  {100 * seconds / t_on:5.1f} %")
+            print(f"    {name:<58} {seconds:6.1f} s  {100 * seconds / t_on:5.1f} %")
 
         print("(c) trials that change only hardware.num_pes, warm cache")
         short, long = 5, 45
