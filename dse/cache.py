@@ -13,6 +13,7 @@ removed and rebuilt.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -40,8 +41,11 @@ def code_fingerprint(obj: object) -> str:
     """
     module = sys.modules.get(type(obj).__module__)
     source = getattr(module, "__file__", None)
-    if source is None:
-        return "unknown"
+    return "unknown" if source is None else _source_hash(source)
+
+
+@functools.cache  # a process runs the code it loaded: hash it once, not on every key
+def _source_hash(source: str) -> str:
     path = Path(source)
     files = (
         sorted(path.parent.glob("*.py")) if path.parent.joinpath("__init__.py").exists() else [path]
