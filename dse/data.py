@@ -59,13 +59,15 @@ class RandomCropFlip:
 
     The standard CIFAR augmentation (pad 4, crop back to the input size, flip with
     probability 1/2; He et al. 2016, "Deep Residual Learning", section 4.2), vectorised
-    over the batch and driven only by the given generator.
+    over the batch and driven only by the given generator. ``flip=False`` only crops
+    (for images whose mirror image is another class, such as digits).
     """
 
-    def __init__(self, padding: int = 4) -> None:
+    def __init__(self, padding: int = 4, flip: bool = True) -> None:
         if padding < 0:
             raise ValueError(f"padding must be >= 0 (got {padding})")
         self.padding = padding
+        self.flip = flip
 
     def __call__(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         n, _, h, w = x.shape
@@ -81,15 +83,17 @@ class RandomCropFlip:
             batch = torch.arange(n, device=x.device)[:, None, None, None]
             chan = torch.arange(x.shape[1], device=x.device)[None, :, None, None]
             x = padded[batch, chan, rows, cols]
+        if not self.flip:
+            return x
         return torch.where(flip[:, None, None, None], x.flip(-1), x)
 
     def __repr__(self) -> str:
-        return f"RandomCropFlip(padding={self.padding})"
+        return f"RandomCropFlip(padding={self.padding}, flip={self.flip})"
 
 
-def random_crop_flip(padding: int = 4) -> RandomCropFlip:
-    """The augment callable ``f(x, generator)`` used by CIFAR and Tiny-ImageNet."""
-    return RandomCropFlip(padding)
+def random_crop_flip(padding: int = 4, flip: bool = True) -> RandomCropFlip:
+    """The augment callable ``f(x, generator)`` used by CIFAR, Tiny-ImageNet and MNIST."""
+    return RandomCropFlip(padding, flip)
 
 
 def stratified_split(labels: np.ndarray, fractions: Sequence[float], seed: int) -> list[np.ndarray]:
