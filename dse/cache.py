@@ -57,6 +57,23 @@ def _source_hash(source: str) -> str:
     return digest.hexdigest()[:16]
 
 
+# The dse modules whose code decides what a training or a simulation produces. Reporting,
+# tracking, pricing and the command line are left out: editing them keeps cached stages.
+STAGE_MODULES = ("architecture.py", "data.py", "interfaces.py", "pipeline.py", "workload.py")
+
+
+@functools.cache
+def core_fingerprint(folder: Path | None = None) -> str:
+    """Hash of the core modules the cached stages run (``STAGE_MODULES`` of ``folder``,
+    by default this package's)."""
+    folder = Path(__file__).resolve().parent if folder is None else folder
+    digest = hashlib.sha256()
+    for name in STAGE_MODULES:
+        digest.update(name.encode())
+        digest.update((folder / name).read_bytes())
+    return digest.hexdigest()[:16]
+
+
 class StageCache:
     """Stores bytes under ``<root>/<stage>/<key>``; ``enabled=False`` stores nothing."""
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing as mp
+from pathlib import Path
 
 from dse.cache import StageCache, stable_hash
 from dse.pipeline import load_data
@@ -83,3 +84,21 @@ def test_a_process_loads_the_same_dataset_once():
     changed = load_data(CountingSynthetic(**other), other)
     assert CountingSynthetic.loads == 2
     assert not (changed.train.x == first.train.x).all()
+
+
+def test_core_fingerprint_covers_stage_modules_only(tmp_path: Path) -> None:
+    """Editing reporting code keeps cached trainings; editing a stage module does not."""
+    import shutil
+
+    from dse import cache
+
+    copies = {}
+    for name in ("original", "report_edited", "data_edited"):
+        copies[name] = tmp_path / name
+        shutil.copytree(Path(cache.__file__).parent, copies[name])
+    (copies["report_edited"] / "report.py").write_text("# a changed plot label\n")
+    with open(copies["data_edited"] / "data.py", "a") as f:
+        f.write("\n# a changed batching rule\n")
+    original = cache.core_fingerprint(copies["original"])
+    assert cache.core_fingerprint(copies["report_edited"]) == original
+    assert cache.core_fingerprint(copies["data_edited"]) != original
