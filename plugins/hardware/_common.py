@@ -8,7 +8,8 @@ from collections.abc import Mapping
 from dse.errors import require
 from dse.interfaces import EnergyBreakdown, HardwareModel, HardwareReport, LayerCost
 from dse.workload import LayerWorkload, Workload
-from plugins.hardware._memory import KB_BITS
+from plugins.hardware._mapping import LOOP_ORDERS
+from plugins.hardware._memory import KB_BITS, network_resident, weight_bits, weight_fetch_bits
 from plugins.hardware.technology import Technology, load_technology
 
 PJ_PER_UJ = 1e6
@@ -56,7 +57,7 @@ def check_workload(workload: Workload) -> None:
 
 
 class Processor(HardwareModel):
-    """Common constructor arguments: PE count, clock, technology, weight SRAM."""
+    """Common constructor arguments: PE count, clock, technology, weight SRAM, mapping."""
 
     def __init__(
         self,
@@ -64,13 +65,35 @@ class Processor(HardwareModel):
         clock_mhz: float,
         weight_sram_kb: float,
         technology: str | Mapping | Technology,
+        position_parallel: int = 16,
+        loop_order: str = "weights_outer",
     ) -> None:
         self.num_pes = check_positive_int(num_pes, "hardware.num_pes")
         self.clock_mhz = check_positive(clock_mhz, "hardware.clock_mhz")
         self.weight_sram_kb = check_positive(weight_sram_kb, "hardware.weight_sram_kb")
+        self.position_parallel = check_positive_int(position_parallel, "hardware.position_parallel")
+        require(
+            loop_order in LOOP_ORDERS,
+            "hardware.loop_order",
+            f"must be one of {list(LOOP_ORDERS)}",
+            loop_order,
+        )
+        self.loop_order = loop_order
         self.tech = load_technology(technology)
         self.weight_capacity_bits = self.weight_sram_kb * KB_BITS
-        self.e_weight = self.tech.sram_pj_per_bit_at(self.weight_sram_kb)
+        self.e_weight_read = self.tech.sram_read_pj_per_bit(self.weight_sram_kb)
+        self.e_weight_write = self.tech.sram_write_pj_per_bit(self.weight_sram_kb)
+
+    def weight_dram_bits(self, layer: LayerWorkload, resident: bool, position_tiles: int) -> float:
+        """DRAM weight bits of one layer per inference (0 when the network is resident)."""
+        if resident or layer.kind == "pool":
+            return 0.0
+        return weight_fetch_bits(
+            weight_bits(layer), self.weight_capacity_bits, self.loop_order, position_tiles
+        )
+
+    def resident(self, workload: Workload) -> bool:
+        return network_resident(workload.layers, self.weight_capacity_bits)
 
     def sram_kb(self) -> dict[str, float]:
         """Name -> capacity (KB) of every on-chip SRAM buffer."""
@@ -147,12 +170,19 @@ class SpikingProcessor(Processor):
         membrane_sram_kb: float = 128.0,
         spike_sram_kb: float = 64.0,
         technology: str | Mapping | Technology = "28nm",
+        position_parallel: int = 16,
+        loop_order: str = "weights_outer",
     ) -> None:
-        super().__init__(num_pes, clock_mhz, weight_sram_kb, technology)
+        super().__init__(
+            num_pes, clock_mhz, weight_sram_kb, technology, position_parallel, loop_order
+        )
         self.membrane_sram_kb = check_positive(membrane_sram_kb, "hardware.membrane_sram_kb")
         self.spike_sram_kb = check_positive(spike_sram_kb, "hardware.spike_sram_kb")
-        self.e_membrane = self.tech.sram_pj_per_bit_at(self.membrane_sram_kb)
-        self.e_spike = self.tech.sram_pj_per_bit_at(self.spike_sram_kb)
+        tech = self.tech
+        self.e_membrane_read = tech.sram_read_pj_per_bit(self.membrane_sram_kb)
+        self.e_membrane_write = tech.sram_write_pj_per_bit(self.membrane_sram_kb)
+        self.e_spike_read = tech.sram_read_pj_per_bit(self.spike_sram_kb)
+        self.e_spike_write = tech.sram_write_pj_per_bit(self.spike_sram_kb)
 
     def sram_kb(self) -> dict[str, float]:
         return {

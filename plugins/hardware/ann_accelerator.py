@@ -1,7 +1,9 @@
 """Dense ANN baseline: a MAC array that evaluates every connection of every layer.
 
-Same mapping as the SNN processors (output-neuron parallel, output stationary, one input
-activation broadcast per cycle; _mapping.py). Every connection is a multiply-accumulate
+Same array and mapping as the SNN processors (_mapping.py): output stationary, rows take
+output channels, columns output positions; per step each row reads one weight and
+broadcasts it along its columns, each column reads one activation and broadcasts it down
+its rows, with no step skipped (dense). Every connection is a multiply-accumulate
 (the workload's ``connections``, whatever the activity): multiplier energy grows with
 weight bits x activation bits, the accumulator is exact
 (weight bits + activation bits + ceil(log2 fan-in)). Activations (``activation_bits``)
@@ -19,8 +21,8 @@ from collections.abc import Mapping
 from dse.interfaces import HardwareReport, LayerCost
 from dse.workload import LayerWorkload, Workload
 from plugins.hardware._common import Processor, check_positive, check_positive_int, check_workload
-from plugins.hardware._mapping import array_cycles, elementwise_cycles, parallel_units
-from plugins.hardware._memory import KB_BITS, spill_bits, streamed_weight_bits
+from plugins.hardware._mapping import elementwise_cycles, map_layer
+from plugins.hardware._memory import KB_BITS, spill_bits, tiles
 from plugins.hardware.technology import Technology
 
 
@@ -40,11 +42,16 @@ class ANNAccelerator(Processor):
         activation_sram_kb: float = 192.0,
         activation_bits: int = 8,
         technology: str | Mapping | Technology = "28nm",
+        position_parallel: int = 16,
+        loop_order: str = "weights_outer",
     ) -> None:
-        super().__init__(num_pes, clock_mhz, weight_sram_kb, technology)
+        super().__init__(
+            num_pes, clock_mhz, weight_sram_kb, technology, position_parallel, loop_order
+        )
         self.activation_sram_kb = check_positive(activation_sram_kb, "hardware.activation_sram_kb")
         self.activation_bits = check_positive_int(activation_bits, "hardware.activation_bits")
-        self.e_act = self.tech.sram_pj_per_bit_at(self.activation_sram_kb)
+        self.e_act_read = self.tech.sram_read_pj_per_bit(self.activation_sram_kb)
+        self.e_act_write = self.tech.sram_write_pj_per_bit(self.activation_sram_kb)
 
     def sram_kb(self) -> dict[str, float]:
         return {"weight_sram": self.weight_sram_kb, "activation_sram": self.activation_sram_kb}
@@ -60,7 +67,7 @@ class ANNAccelerator(Processor):
     def estimate(self, workload: Workload) -> HardwareReport:
         check_workload(workload)
         tech, p, a_bits = self.tech, self.num_pes, self.activation_bits
-        e_w, e_a, e_dram = self.e_weight, self.e_act, tech.dram_pj_per_bit
+        e_dram = tech.dram_pj_per_bit
         act_cap = self.activation_sram_kb * KB_BITS
         weighted = [layer for layer in workload.layers if layer.kind != "pool"]
         # the PE array is sized for the widest layer it runs
@@ -68,31 +75,39 @@ class ANNAccelerator(Processor):
         max_acc = max((mac_accumulator_bits(layer, a_bits) for layer in weighted), default=1)
         area = self.area(self.pe_area_mm2(max_w, max_acc))
         leak = self.leakage_mw(area)
-        streamed = streamed_weight_bits(workload.layers, self.weight_capacity_bits)
+        resident = self.resident(workload)
         costs: list[LayerCost] = []
         macs_total = 0.0
-        for layer, w_dram in zip(workload.layers, streamed, strict=True):
+        for layer in workload.layers:
             n = layer.neurons
-            maps_bits = (layer.input_neurons + n) * a_bits
-            act_spill = spill_bits(maps_bits, act_cap)
+            in_bits, out_bits = layer.input_neurons * a_bits, n * a_bits
+            act_spill = spill_bits(in_bits + out_bits, act_cap)
             if layer.kind == "pool":
                 compares = n * layer.fan_in  # max of each window
                 compute = compares * tech.add_pj(a_bits)
-                sram = (compares + n) * a_bits * e_a
+                sram = compares * a_bits * self.e_act_read + out_bits * self.e_act_write
                 cycles = elementwise_cycles(compares, p)
                 busy = compares
+                dram = 2 * act_spill * e_dram
             else:
                 macs = layer.connections
                 macs_total += macs
                 acc = mac_accumulator_bits(layer, a_bits)
-                units = parallel_units(layer)
-                cycles = array_cycles(macs, units, p)
+                m = map_layer(layer, p, self.position_parallel)
+                cycles = m.dense_steps
+                # output tiles: half the activation SRAM holds a tile of outputs (stated)
+                w_dram = self.weight_dram_bits(layer, resident, tiles(out_bits, act_cap / 2))
                 compute = (
                     macs * (tech.mul_pj(layer.weight_bits, a_bits) + tech.add_pj(acc))
                     + n * tech.add_pj(acc)  # ReLU / requantisation: one comparison per output
                 )
-                sram = (macs * layer.weight_bits + w_dram) * e_w + (cycles + n) * a_bits * e_a
+                sram = (
+                    m.dense_weight_reads * layer.weight_bits * self.e_weight_read
+                    + w_dram * self.e_weight_write  # DRAM fills
+                    + m.dense_input_reads * a_bits * self.e_act_read
+                    + out_bits * self.e_act_write
+                )
                 busy = macs
-            dram = (w_dram + 2 * act_spill) * e_dram
+                dram = (w_dram + 2 * act_spill) * e_dram
             costs.append(self.layer_cost(layer, compute, sram, dram, cycles, busy, leak))
         return self.report(costs, area, macs_total)

@@ -2,7 +2,9 @@
 
 The same array, mapping and buffers as the TTFS processor (docs/HARDWARE.md), with
 integrate-and-fire neurons: an input spike carries 1, so a synaptic operation adds the
-weight (plus a shift to expand a log weight +-2^-e). Every time step, every neuron's
+weight (plus a shift to expand a log weight +-2^-e). Each time step is one event-driven
+pass of the output-stationary mapping over that step's input spikes (_mapping.py: weights
+read once per row and broadcast along the columns). Every time step, every neuron's
 potential is read from the membrane SRAM, updated with that step's input, compared with
 the threshold and written back; a neuron that fires subtracts the threshold (one add)
 and writes a spike event. The last layer integrates the same way without firing, then
@@ -16,8 +18,8 @@ import math
 from dse.interfaces import HardwareReport, LayerCost
 from dse.workload import Workload
 from plugins.hardware._common import SpikingProcessor, check_workload
-from plugins.hardware._mapping import array_cycles, elementwise_cycles, parallel_units
-from plugins.hardware._memory import KB_BITS, event_bits, spill_bits, streamed_weight_bits
+from plugins.hardware._mapping import elementwise_cycles, map_layer, spike_occupancy
+from plugins.hardware._memory import KB_BITS, event_bits, spill_bits, tiles
 
 
 class RateProcessor(SpikingProcessor):
@@ -35,32 +37,37 @@ class RateProcessor(SpikingProcessor):
         acc = workload.accumulator_bits
         e_add = tech.add_pj(acc)
         e_shift = tech.shift_pj(acc)
-        e_w, e_m, e_s, e_dram = self.e_weight, self.e_membrane, self.e_spike, tech.dram_pj_per_bit
+        e_dram = tech.dram_pj_per_bit
         mem_cap = self.membrane_sram_kb * KB_BITS
         spike_cap = self.spike_sram_kb * KB_BITS
         log_weights = any(layer.weight_format == "log" for layer in workload.layers)
         area = self.area(self.pe_area_mm2(acc, log_weights))
         leak = self.leakage_mw(area)
-        streamed = streamed_weight_bits(workload.layers, self.weight_capacity_bits)
+        resident = self.resident(workload)
         costs: list[LayerCost] = []
-        for layer, w_dram in zip(workload.layers, streamed, strict=True):
+        for layer in workload.layers:
             steps = layer.time_steps or workload.time_window
             ev_in = event_bits(layer.input_neurons, workload.time_window)
             ev_out = event_bits(layer.neurons, workload.time_window)
-            spikes_bits = layer.input_spikes * ev_in + layer.output_spikes * ev_out
-            spike_spill = spill_bits(spikes_bits, spike_cap)
+            in_bits = layer.input_spikes * ev_in
+            out_bits = layer.output_spikes * ev_out
+            spike_spill = spill_bits(in_bits + out_bits, spike_cap)
             if layer.kind == "pool":
                 # max pooling of spike counts: one count comparison per input spike
                 count_bits = max(1, math.ceil(math.log2(workload.time_window + 1)))
                 compute = layer.input_spikes * tech.add_pj(count_bits)
-                sram = spikes_bits * e_s
+                sram = in_bits * self.e_spike_read + out_bits * self.e_spike_write
                 dram = 2 * spike_spill * e_dram
                 cycles = elementwise_cycles(layer.input_spikes, p)
                 busy = layer.input_spikes
             else:
                 n = layer.neurons
-                units = parallel_units(layer)
-                int_cycles = array_cycles(layer.synops, units, p)
+                m = map_layer(layer, p, self.position_parallel)
+                # one event-driven pass per time step, at that step's occupancy
+                occ = m.step_occupancy(spike_occupancy(layer, steps))
+                int_cycles = steps * m.dense_steps * occ
+                weight_reads = steps * m.dense_weight_reads * occ
+                event_reads = layer.synops * m.channel_groups / m.channels
                 e_synop = e_add + (e_shift if layer.weight_format == "log" else 0.0)
                 updates = n * steps  # one membrane read-modify-write per neuron per step
                 compares = updates if layer.fires else n  # threshold per step, or argmax
@@ -70,12 +77,16 @@ class RateProcessor(SpikingProcessor):
                     + compares * e_add
                     + layer.output_spikes * e_add  # reset by subtraction
                 )
+                mem_bits = n * acc
+                w_dram = self.weight_dram_bits(layer, resident, tiles(mem_bits, mem_cap))
                 sram = (
-                    (layer.synops * layer.weight_bits + w_dram) * e_w
-                    + (int_cycles * ev_in + layer.output_spikes * ev_out) * e_s
-                    + 2 * updates * acc * e_m
+                    weight_reads * layer.weight_bits * self.e_weight_read
+                    + w_dram * self.e_weight_write  # DRAM fills
+                    + event_reads * ev_in * self.e_spike_read
+                    + out_bits * self.e_spike_write
+                    + updates * acc * (self.e_membrane_read + self.e_membrane_write)
                 )
-                mem_spill = spill_bits(n * acc, mem_cap)
+                mem_spill = spill_bits(mem_bits, mem_cap)
                 dram = (w_dram + 2 * steps * mem_spill + 2 * spike_spill) * e_dram
                 cycles = int_cycles + steps * elementwise_cycles(n, p)
                 busy = layer.synops + updates

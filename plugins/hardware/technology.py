@@ -5,19 +5,24 @@ A :class:`Technology` holds the raw published points of one CMOS node (the YAML 
 per-operation costs with stated formulas (docs/HARDWARE.md, section "Technology"):
 
 * adder energy and area: affine in the bit width, least-squares line through the points;
-* multiplier energy and area: ``c * b_w * b_a`` (array multiplier: quadratic in bits),
-  ``c`` the geometric mean of ``E_i / b_i**2`` over the points;
+* multiplier energy and area: ``m0 + m1 * b_w * b_a`` (an array multiplier has
+  ``b_w * b_a`` partial-product cells), least-squares line in ``b**2`` through the points
+  (exact through two);
 * logic at another node: energy x ``(L / L_ref) * (V / V_ref)**2`` (first-order C V^2
   with gate capacitance proportional to feature length L), area x ``(L / L_ref)**2``;
-* SRAM energy per accessed bit: power law ``k * C**p`` in the capacity C (KB), fitted by
-  least squares in log-log through the node's own cited points (not scaled);
-* SRAM area: ``C * 8192 * bitcell / array_efficiency``.
+* SRAM read/write energy per accessed bit and macro area: one table of CACTI 7 results
+  per node (``sram_table``: capacity KB, read pJ and write pJ per ``sram_access_bits``-wide
+  access, area mm^2; the exact CACTI configuration is in the YAML and in
+  ``bench/cacti_sram_table.py``, which regenerates it), interpolated piecewise linearly in
+  log-log between the tabulated capacities (1 KB to 16 MB); beyond the ends the end
+  segment's slope is extended (stated, not CACTI).
 
 Plain python arithmetic: the processors call these once per construction.
 """
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
@@ -50,36 +55,28 @@ class Technology:
     ref_add_area_um2: Points  # (bits, um^2)
     ref_mul_area_um2: Points  # (bits, um^2)
     shift_rel_add: float  # barrel-shift energy/area relative to an adder of the same width
-    sram_pj_per_bit: Points  # (capacity KB, pJ per accessed bit) at this node
+    # (capacity KB, read pJ per access, write pJ per access, area mm^2), CACTI at this node
+    sram_table: tuple[tuple[float, float, float, float], ...]
+    sram_access_bits: float  # bits per access of the tabulated SRAMs
     dram_pj_per_bit: float
-    sram_bitcell_um2: float
-    sram_array_efficiency: float  # bitcell area / macro area
     pe_overhead: float  # PE area / datapath area (registers, control, wiring)
     leakage_mw_per_mm2: float
     # derived in __post_init__
     energy_scale: float = field(init=False)
     area_scale: float = field(init=False)
     _add: tuple[float, float] = field(init=False, repr=False)
-    _mul: float = field(init=False, repr=False)
+    _mul: tuple[float, float] = field(init=False, repr=False)
     _add_area: tuple[float, float] = field(init=False, repr=False)
-    _mul_area: float = field(init=False, repr=False)
-    _sram: tuple[float, float] = field(init=False, repr=False)
+    _mul_area: tuple[float, float] = field(init=False, repr=False)
+    _sram_log: tuple[tuple[float, ...], ...] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         f = f"hardware.technology({self.name})"
-        for key in ("node_nm", "vdd_v", "ref_node_nm", "ref_vdd_v", "dram_pj_per_bit"):
+        keys = ("node_nm", "vdd_v", "ref_node_nm", "ref_vdd_v", "dram_pj_per_bit")
+        for key in (*keys, "sram_access_bits"):
             value = getattr(self, key)
             require(value > 0, f"{f}.{key}", "must be > 0", value)
         require(self.shift_rel_add >= 0, f"{f}.shift_rel_add", "must be >= 0", self.shift_rel_add)
-        require(
-            self.sram_bitcell_um2 > 0, f"{f}.sram_bitcell_um2", "must be > 0", self.sram_bitcell_um2
-        )
-        require(
-            0 < self.sram_array_efficiency <= 1,
-            f"{f}.sram_array_efficiency",
-            "must be in (0, 1]",
-            self.sram_array_efficiency,
-        )
         require(self.pe_overhead >= 1, f"{f}.pe_overhead", "must be >= 1", self.pe_overhead)
         require(
             self.leakage_mw_per_mm2 >= 0,
@@ -88,17 +85,30 @@ class Technology:
             self.leakage_mw_per_mm2,
         )
         for key in ("ref_add_pj", "ref_mul_pj", "ref_add_area_um2", "ref_mul_area_um2"):
-            _check_points(getattr(self, key), f"{f}.{key}", 2 if "add" in key else 1)
-        _check_points(self.sram_pj_per_bit, f"{f}.sram_pj_per_bit", 2)
+            _check_points(getattr(self, key), f"{f}.{key}", 2)
+        _check_sram_table(self.sram_table, f"{f}.sram_table")
         ratio = self.node_nm / self.ref_node_nm
         set_ = object.__setattr__
         set_(self, "energy_scale", ratio * (self.vdd_v / self.ref_vdd_v) ** 2)
         set_(self, "area_scale", ratio**2)
         set_(self, "_add", fit_affine(self.ref_add_pj))
-        set_(self, "_mul", fit_quadratic(self.ref_mul_pj))
+        set_(self, "_mul", fit_product(self.ref_mul_pj))
         set_(self, "_add_area", fit_affine(self.ref_add_area_um2))
-        set_(self, "_mul_area", fit_quadratic(self.ref_mul_area_um2))
-        set_(self, "_sram", fit_power_law(self.sram_pj_per_bit))
+        set_(self, "_mul_area", fit_product(self.ref_mul_area_um2))
+        # log of (KB, read pJ/bit, write pJ/bit, mm^2): interpolated linearly in log-log
+        per_bit = 1.0 / self.sram_access_bits
+        rows = sorted(self.sram_table)
+        set_(
+            self,
+            "_sram_log",
+            tuple(
+                tuple(math.log(v) for v in col)
+                for col in zip(
+                    *((kb, rd * per_bit, wr * per_bit, mm2) for kb, rd, wr, mm2 in rows),
+                    strict=True,
+                )
+            ),
+        )
 
     # ---------------------------------------------------------------- energy (pJ)
     def add_pj(self, bits: float) -> float:
@@ -112,12 +122,24 @@ class Technology:
 
     def mul_pj(self, weight_bits: float, activation_bits: float) -> float:
         """One ``weight_bits`` x ``activation_bits`` multiplication."""
-        return self._mul * weight_bits * activation_bits * self.energy_scale
+        m0, m1 = self._mul
+        return (m0 + m1 * weight_bits * activation_bits) * self.energy_scale
 
-    def sram_pj_per_bit_at(self, capacity_kb: float) -> float:
-        """Energy per accessed bit of an SRAM of ``capacity_kb`` KB (read or write)."""
-        k, p = self._sram
-        return k * capacity_kb**p
+    def sram_read_pj_per_bit(self, capacity_kb: float) -> float:
+        """Read energy per bit of an SRAM of ``capacity_kb`` KB (CACTI table, log-log)."""
+        return self._sram_interp(capacity_kb, 1)
+
+    def sram_write_pj_per_bit(self, capacity_kb: float) -> float:
+        """Write energy per bit of an SRAM of ``capacity_kb`` KB (CACTI table, log-log)."""
+        return self._sram_interp(capacity_kb, 2)
+
+    def _sram_interp(self, capacity_kb: float, column: int) -> float:
+        xs, ys = self._sram_log[0], self._sram_log[column]
+        x = math.log(capacity_kb)
+        # the segment containing x; the end segments extend beyond the table
+        i = min(max(bisect.bisect_right(xs, x) - 1, 0), len(xs) - 2)
+        slope = (ys[i + 1] - ys[i]) / (xs[i + 1] - xs[i])
+        return math.exp(ys[i] + slope * (x - xs[i]))
 
     # ---------------------------------------------------------------- area (mm^2)
     def add_area_mm2(self, bits: float) -> float:
@@ -125,10 +147,12 @@ class Technology:
         return (b0 + b1 * bits) * self.area_scale * 1e-6
 
     def mul_area_mm2(self, weight_bits: float, activation_bits: float) -> float:
-        return self._mul_area * weight_bits * activation_bits * self.area_scale * 1e-6
+        m0, m1 = self._mul_area
+        return (m0 + m1 * weight_bits * activation_bits) * self.area_scale * 1e-6
 
     def sram_area_mm2(self, capacity_kb: float) -> float:
-        return capacity_kb * 8192 * self.sram_bitcell_um2 / self.sram_array_efficiency * 1e-6
+        """Macro area of an SRAM of ``capacity_kb`` KB (CACTI table, log-log)."""
+        return self._sram_interp(capacity_kb, 3)
 
     @classmethod
     def from_mapping(cls, data: Mapping, name: str = "") -> Technology:
@@ -153,11 +177,11 @@ class Technology:
                 kwargs[key] = float(value)
             else:
                 try:
-                    kwargs[key] = tuple((float(x), float(y)) for x, y in value)
+                    kwargs[key] = tuple(tuple(float(x) for x in row) for row in value)
                 except (TypeError, ValueError):
                     raise ConfigError(
                         f"hardware.technology.{key} must be a number or a list of "
-                        f"[x, y] pairs (got {value!r})"
+                        f"rows of numbers (got {value!r})"
                     ) from None
         kwargs.setdefault("name", name or f"{kwargs['node_nm']:g}nm")
         return cls(**kwargs)
@@ -199,16 +223,22 @@ def fit_affine(points: Points) -> tuple[float, float]:
     return my - a1 * mx, a1
 
 
-def fit_quadratic(points: Points) -> float:
-    """c in y = c x^2: geometric mean of y_i / x_i^2 (least squares in log space)."""
-    logs = [math.log(y / x**2) for x, y in points]
-    return math.exp(sum(logs) / len(logs))
+def fit_product(points: Points) -> tuple[float, float]:
+    """(m0, m1) in y = m0 + m1 x^2 for b x b points (x = b): least-squares line in x^2,
+    exact through two points; evaluated at x^2 = b_w * b_a."""
+    return fit_affine(tuple((x * x, y) for x, y in points))
 
 
-def fit_power_law(points: Points) -> tuple[float, float]:
-    """(k, p) in y = k x^p, least squares in log-log."""
-    k_log, p = fit_affine(tuple((math.log(x), math.log(y)) for x, y in points))
-    return math.exp(k_log), p
+def _check_sram_table(table: Sequence, where: str) -> None:
+    require(len(table) >= 2, where, "needs at least 2 rows [KB, read pJ, write pJ, mm2]", table)
+    for row in table:
+        require(
+            len(row) == 4 and all(v > 0 for v in row),
+            where,
+            "rows must be 4 positive numbers [KB, read pJ, write pJ, mm2]",
+            row,
+        )
+    require(len({row[0] for row in table}) == len(table), where, "capacities must differ", table)
 
 
 def _check_points(points: Sequence, where: str, minimum: int) -> None:

@@ -8,7 +8,8 @@ from plugins.hardware.technology import Technology
 
 def toy_technology(**changes: float) -> Technology:
     """Round numbers so expected energies are easy to work out by hand:
-    add 0.01 pJ/bit, mul 0.01 pJ/bit^2, SRAM 0.1 * sqrt(KB) pJ/bit, node = reference node."""
+    add 0.01 pJ/bit, mul 0.01 pJ/bit^2, SRAM read 0.1 * sqrt(KB) and write 0.2 * sqrt(KB)
+    pJ/bit, SRAM area 0.001 mm^2 per KB, node = reference node."""
     params = dict(
         name="toy",
         node_nm=28.0,
@@ -16,14 +17,14 @@ def toy_technology(**changes: float) -> Technology:
         ref_node_nm=28.0,
         ref_vdd_v=0.9,
         ref_add_pj=((8.0, 0.08), (16.0, 0.16)),  # a0 = 0, a1 = 0.01 pJ/bit
-        ref_mul_pj=((4.0, 0.16), (8.0, 0.64)),  # c = 0.01 pJ/bit^2
+        ref_mul_pj=((4.0, 0.16), (8.0, 0.64)),  # m0 = 0, m1 = 0.01 pJ/bit^2
         ref_add_area_um2=((8.0, 80.0), (16.0, 160.0)),  # 10 um^2/bit
         ref_mul_area_um2=((4.0, 160.0), (8.0, 640.0)),  # 10 um^2/bit^2
         shift_rel_add=1.0,
-        sram_pj_per_bit=((1.0, 0.1), (4.0, 0.2)),  # k = 0.1, p = 0.5
+        # 10-bit accesses: read 0.1 sqrt(KB), write 0.2 sqrt(KB) pJ/bit, 0.001 mm^2/KB
+        sram_table=((1.0, 1.0, 2.0, 0.001), (4.0, 2.0, 4.0, 0.004)),
+        sram_access_bits=10.0,
         dram_pj_per_bit=20.0,
-        sram_bitcell_um2=0.1,
-        sram_array_efficiency=0.5,
         pe_overhead=2.0,
         leakage_mw_per_mm2=10.0,
     )

@@ -17,6 +17,7 @@ CLASSES = {
     "ttfs_processor": TTFSProcessor,
     "rate_processor": RateProcessor,
     "ann_accelerator": ANNAccelerator,
+    "ttfs_paper": TTFSProcessor,  # the configuration compared with the paper (bench/)
 }
 
 

@@ -1,6 +1,17 @@
 """Golden values: each processor on a hand-made workload, expected energies worked out
 here from the formulas of docs/HARDWARE.md with the round-number toy technology
-(add 0.01 pJ/bit, mul 0.01 pJ/bit^2, SRAM 0.1*sqrt(KB) pJ/bit, DRAM 20 pJ/bit)."""
+(add 0.01 pJ/bit, mul 0.01 pJ/bit^2, SRAM read 0.1*sqrt(KB) and write 0.2*sqrt(KB) pJ/bit,
+SRAM area 0.001 mm^2/KB, DRAM 20 pJ/bit).
+
+Changes with the data-reuse mapping (issue 13), each for a stated reason:
+* weight SRAM reads: one per array step and row (broadcast along the columns), scaled by
+  the step occupancy 1 - (1 - rho)^x, instead of one per synaptic operation;
+* spike events: read once per row group (synops * ceil(K / c) / K), not once per cycle;
+* integration cycles: dense steps x occupancy (steps without a spike are skipped);
+* SRAM reads and writes priced separately (CACTI gives both); SRAM area from the table;
+* ann: weight reads K * fan_in * ceil(Q / x), activation reads Q * fan_in * ceil(K / c);
+  a network that does not fit the weight SRAM fetches every layer once (weights_outer),
+  where the old model pinned conv1 and streamed only linear1."""
 
 from __future__ import annotations
 
@@ -20,11 +31,15 @@ CLOCK_MHZ = 100.0
 
 
 def sram(kb: float) -> float:
-    return 0.1 * math.sqrt(kb)  # pJ per bit
+    return 0.1 * math.sqrt(kb)  # pJ per bit read
+
+
+def sram_w(kb: float) -> float:
+    return 0.2 * math.sqrt(kb)  # pJ per bit written
 
 
 def sram_area(kb: float) -> float:
-    return kb * 8192 * 0.1 / 0.5 * 1e-6  # mm^2: bitcell 0.1 um^2, efficiency 0.5
+    return 0.001 * kb  # mm^2
 
 
 def check(report, expected: dict[str, tuple[float, float, float, int]], area: float) -> None:
@@ -56,31 +71,44 @@ def test_ttfs_processor_golden() -> None:
         weight_sram_kb=1.0,  # 8192 bits: all 570 weight bits resident, no DRAM
         membrane_sram_kb=0.0625,  # 512 bits: conv1's 48 x 12-bit potentials spill 64 bits
         spike_sram_kb=0.015625,  # 128 bits
+        position_parallel=2,  # x = 2 columns, c = 1 row
         technology=toy_technology(),
     )
     acc, t = 12, 4
     e_add = ADD * acc
     e_synop = 2 * e_add  # shift (= one adder) + add
-    e_w, e_m, e_s = sram(1.0), sram(0.0625), sram(0.015625)
-    # conv1: events in = log2(32) + log2(4) = 7 bits, out = ceil(log2 48) + 2 = 8 bits
-    conv_int = math.ceil(270 * math.ceil(3 / P) / 3)  # 3 output channels per position
+    e_w = sram(1.0)
+    e_mr, e_mw = sram(0.0625), sram_w(0.0625)
+    e_sr, e_sw = sram(0.015625), sram_w(0.015625)
+    # conv1: K = 3 channels, Q = 16 positions, fan-in 18; x = 2, c = 1
+    # dense steps = ceil(3/1) * ceil(16/2) * 18 = 432; rho = 270 / (48 * 18)
+    occ = 1 - (1 - 270 / 864) ** 2
+    conv_steps = 432 * occ  # = weight reads (one row)
     conv_spill_spikes = 10 * 7 + 12 * 8 - 128
     conv = (
         270 * e_synop + 48 * t * e_add,
-        270 * 5 * e_w + (conv_int * 7 + 12 * 8) * e_s + 48 * acc * (1 + t) * e_m,
+        conv_steps * 5 * e_w
+        + 270 * 7 * e_sr  # each event read once (c = 1 row per group, 3 groups / 3 channels)
+        + 12 * 8 * e_sw
+        + 48 * acc * e_mw
+        + 48 * acc * t * e_mr,
         ((48 * acc - 512) * (1 + t) + 2 * conv_spill_spikes) * DRAM,
-        conv_int + t * math.ceil(48 / P),
+        math.ceil(conv_steps + t * math.ceil(48 / P)),
     )
     # pool1: earliest spike, 2-bit time comparisons; events in 8 bits, out 4 + 2 bits
-    pool_bits = 12 * 8 + 6 * 6
-    pool = (12 * ADD * 2, pool_bits * e_s, 2 * (pool_bits - 128) * DRAM, math.ceil(12 / P))
-    # linear1 (read-out, no firing): events in = 4 + 2 bits
-    lin_int = math.ceil(30 * math.ceil(5 / P) / 5)
+    pool = (
+        12 * ADD * 2,
+        12 * 8 * e_sr + 6 * 6 * e_sw,
+        2 * (12 * 8 + 6 * 6 - 128) * DRAM,
+        math.ceil(12 / P),
+    )
+    # linear1 (read-out, no firing): x = 1, c = 2, 3 row groups, rho = 30 / 60
+    lin_steps = 3 * 12 * 0.5
     linear = (
         30 * e_synop + 5 * e_add,
-        30 * 5 * e_w + lin_int * 6 * e_s + 5 * acc * 2 * e_m,
+        30 * 5 * e_w + 30 * 3 / 5 * 6 * e_sr + 5 * acc * e_mw + 5 * acc * e_mr,
         0.0,
-        lin_int + math.ceil(5 / P),
+        math.ceil(lin_steps + math.ceil(5 / P)),
     )
     pe_area = 2.0 * (10 * acc * 1e-6) * 3  # overhead x adder x (add + shift + compare)
     area = P * pe_area + sram_area(1.0) + sram_area(0.0625) + sram_area(0.015625)
@@ -98,29 +126,37 @@ def test_rate_processor_golden() -> None:
         weight_sram_kb=1.0,
         membrane_sram_kb=0.0625,
         spike_sram_kb=0.015625,
+        position_parallel=2,
         technology=toy_technology(),
     )
     acc, t = 12, 4
     e_add = ADD * acc
     e_synop = 2 * e_add  # add + shift to expand the log weight
-    e_w, e_m, e_s = sram(1.0), sram(0.0625), sram(0.015625)
-    conv_int = math.ceil(270 * math.ceil(3 / P) / 3)
+    e_w = sram(1.0)
+    e_m = sram(0.0625) + sram_w(0.0625)  # read-modify-write
+    e_sr, e_sw = sram(0.015625), sram_w(0.015625)
+    # one pass per step at rho = 270 / (864 * 4)
+    conv_steps = t * 432 * (1 - (1 - 270 / (864 * t)) ** 2)
     updates = 48 * t
     conv = (
         270 * e_synop + updates * e_add + updates * e_add + 12 * e_add,  # + compare + reset
-        270 * 5 * e_w + (conv_int * 7 + 12 * 8) * e_s + 2 * updates * acc * e_m,
+        conv_steps * 5 * e_w + 270 * 7 * e_sr + 12 * 8 * e_sw + updates * acc * e_m,
         (2 * t * (48 * acc - 512) + 2 * (10 * 7 + 12 * 8 - 128)) * DRAM,
-        conv_int + t * math.ceil(48 / P),
+        math.ceil(conv_steps + t * math.ceil(48 / P)),
     )
     # pool1: spike-count comparisons of ceil(log2(T + 1)) = 3 bits
-    pool_bits = 12 * 8 + 6 * 6
-    pool = (12 * ADD * 3, pool_bits * e_s, 2 * (pool_bits - 128) * DRAM, math.ceil(12 / P))
-    lin_int = math.ceil(30 * math.ceil(5 / P) / 5)
+    pool = (
+        12 * ADD * 3,
+        12 * 8 * e_sr + 6 * 6 * e_sw,
+        2 * (12 * 8 + 6 * 6 - 128) * DRAM,
+        math.ceil(12 / P),
+    )
+    lin_steps = t * 36 * (30 / (60 * t))  # x = 1: occupancy = rho
     linear = (
         30 * e_synop + 5 * t * e_add + 5 * e_add,  # updates + argmax
-        30 * 5 * e_w + lin_int * 6 * e_s + 2 * 5 * t * acc * e_m,
+        30 * 5 * e_w + 30 * 3 / 5 * 6 * e_sr + 5 * t * acc * e_m,
         0.0,
-        lin_int + t * math.ceil(5 / P),
+        math.ceil(lin_steps + t * math.ceil(5 / P)),
     )
     pe_area = 2.0 * (10 * acc * 1e-6) * 3  # adder + comparator + shifter (log weights)
     area = P * pe_area + sram_area(1.0) + sram_area(0.0625) + sram_area(0.015625)
@@ -131,28 +167,33 @@ def test_ann_accelerator_golden() -> None:
     hw = ANNAccelerator(
         num_pes=P,
         clock_mhz=CLOCK_MHZ,
-        weight_sram_kb=0.05,  # 409.6 bits: conv1 (270 bits) pinned, linear1 (300) streamed
+        weight_sram_kb=0.05,  # 409.6 bits < 570: not resident, each layer fetched once
         activation_sram_kb=0.0625,  # 512 bits
         activation_bits=4,
+        position_parallel=2,
         technology=toy_technology(),
     )
-    e_w, e_a = sram(0.05), sram(0.0625)
+    e_wr, e_ww = sram(0.05), sram_w(0.05)
+    e_ar, e_aw = sram(0.0625), sram_w(0.0625)
     acc_conv = 5 + 4 + math.ceil(math.log2(18))  # 14
     acc_lin = 5 + 4 + math.ceil(math.log2(12))  # 13
     mul = MUL * 5 * 4
     macs = 48 * 18
-    conv_cycles = math.ceil(macs * math.ceil(3 / P) / 3)
+    conv_cycles = 3 * 8 * 18  # ceil(3/1) channel groups x ceil(16/2) position groups x fan-in
     conv = (
         macs * (mul + ADD * acc_conv) + 48 * ADD * acc_conv,
-        macs * 5 * e_w + (conv_cycles + 48) * 4 * e_a,
-        0.0,  # maps (32 + 48) x 4 bits fit
+        3 * 18 * 8 * 5 * e_wr  # K * fan_in * ceil(Q / x) weight reads
+        + 270 * e_ww  # fill from DRAM
+        + 16 * 18 * 3 * 4 * e_ar  # Q * fan_in * ceil(K / c) activation reads
+        + 48 * 4 * e_aw,
+        270 * DRAM,  # maps (32 + 48) x 4 bits fit
         conv_cycles,
     )
-    pool = (48 * ADD * 4, (48 + 12) * 4 * e_a, 0.0, math.ceil(48 / P))
-    lin_cycles = math.ceil(60 * math.ceil(5 / P) / 5)
+    pool = (48 * ADD * 4, 48 * 4 * e_ar + 12 * 4 * e_aw, 0.0, math.ceil(48 / P))
+    lin_cycles = 3 * 1 * 12  # x = 1, c = 2: 3 channel groups
     linear = (
         60 * (mul + ADD * acc_lin) + 5 * ADD * acc_lin,
-        (60 * 5 + 300) * e_w + (lin_cycles + 5) * 4 * e_a,
+        60 * 5 * e_wr + 300 * e_ww + 12 * 3 * 4 * e_ar + 5 * 4 * e_aw,
         300 * DRAM,
         lin_cycles,
     )
