@@ -78,13 +78,10 @@ def run_design_point(cfg: DictConfig) -> dict[str, Any]:
         metrics = {**result.metrics, "stage_seconds": time.perf_counter() - started}
         artifacts = write_artifacts(cfg, result, out_dir / "artifacts", choices)
         metrics["record_seconds"] = time.perf_counter() - started - metrics["stage_seconds"]
-        tracking.finish_design_run(
-            client,
-            run_id,
-            metrics,
-            {f"dse.cache.{stage}": use for stage, use in result.cache_use.items()},
-            artifacts,
-        )
+        tags = {f"dse.cache.{stage}": use for stage, use in result.cache_use.items()}
+        if result.accumulator_status is not None:  # filterable: exact | truncates | ...
+            tags["dse.accumulator"] = result.accumulator_status
+        tracking.finish_design_run(client, run_id, metrics, tags, artifacts)
     except BaseException as err:
         tracking.fail_design_run(client, run_id, err)
         if isinstance(err, DseError) and not multirun:
@@ -104,12 +101,20 @@ def run_design_point(cfg: DictConfig) -> dict[str, Any]:
             **choices,
             "training": f"{choices['training']} ({cfg.training.get('epochs', '?')} epochs)",
             "quantizer": f"{choices['quantizer']} {cfg.quantizer.get('bits', '?')}-bit",
-            "coding": f"{choices['coding']} T={cfg.coding.get('time_window', '?')}",
+            "coding": f"{choices['coding']} T={cfg.coding.get('time_window', '?')}"
+            + _accumulator_label(cfg.coding),
             "hardware": f"{choices['hardware']} ({cfg.hardware.get('num_pes', '?')} PEs)",
         }
         print(report.summary(labels, metrics, result.cache_use, where))
         print(f"  browse      mlflow ui --backend-store-uri {cfg.tracking.uri}")
     return {**metrics, "mlflow_run_id": run_id}
+
+
+def _accumulator_label(coding: DictConfig) -> str:
+    bits, frac = coding.get("accumulator_bits"), coding.get("frac_bits")
+    if bits is None:
+        return ""
+    return f", accumulator {bits} bits" + (f" ({frac} fractional)" if frac is not None else "")
 
 
 def write_artifacts(cfg: DictConfig, result: Any, folder: Path, choices: dict) -> Path:

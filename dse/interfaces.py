@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from dse.architecture import Architecture
+from dse.architecture import Architecture, Conv2d, Linear
 from dse.workload import WeightFormat, Workload
 
 if TYPE_CHECKING:
@@ -129,21 +129,55 @@ class LayerActivity:
     time_steps: float
 
 
+@dataclass(frozen=True)
+class AccumulatorActivity:
+    """What a fixed-point accumulator lost, averaged per inference (codings that model
+    it). Both zero: the SNN computed its sums exactly."""
+
+    truncated_products: float  # additions that lost bits below the LSB (products, MAC sums)
+    saturated_neurons: float  # neurons whose potential was clipped at the range's ends
+
+    @property
+    def exact(self) -> bool:
+        return self.truncated_products == 0 and self.saturated_neurons == 0
+
+
 @dataclass
 class SimulationResult:
     accuracy: float  # top-1, percent
     predictions: np.ndarray  # (N,) predicted classes
     activity: list[LayerActivity]  # one per workload layer (Architecture.layer_names())
+    accumulator: AccumulatorActivity | None = None  # None: the coding does not measure it
 
 
 # --------------------------------------------------------------------------- coding
+
+
+class Accumulator(ABC):
+    """A coding's fixed-point arithmetic for one weighted layer, as CAT computes it
+    (``SpikeCoding.accumulator``). Must pickle (trained networks are cached)."""
+
+    @abstractmethod
+    def __call__(
+        self,
+        spec: Conv2d | Linear,
+        x: torch.Tensor,
+        weight: torch.Tensor,
+        bias: torch.Tensor,
+    ) -> torch.Tensor:
+        """The layer's pre-activation, as the ANN sees it (ANN units): in the forward
+        pass exactly the potential the SNN's accumulator reaches for input ``x`` (the
+        previous activation's values), quantized ``weight`` and ``bias``; in the backward
+        pass the gradient of the float op ``spec(x, weight) + bias`` (straight-through).
+        With gradients off the result is exact (no straight-through rounding)."""
 
 
 class SpikeCoding(ABC):
     """Config group ``coding``: how values become spikes, and the SNN simulator.
 
     Call order per design point: ``check_architecture`` (before training),
-    ``activation`` (inside CAT training), ``convert`` then ``simulate``.
+    ``activation``, ``input_encoder`` and ``accumulator`` (when CAT builds its network),
+    ``convert`` then ``simulate``.
     """
 
     time_window: int
@@ -165,6 +199,14 @@ class SpikeCoding(ABC):
         """What the SNN's input layer makes of the pixels (e.g. their spike values), as a
         module CAT applies to its inputs so the ANN trains on exactly what the SNN sees.
         None: the pixels themselves."""
+        return None
+
+    def accumulator(self, first: bool) -> Accumulator | None:
+        """The fixed-point sum of one weighted layer (conv / linear, read-out included),
+        for CAT to train on the potentials the SNN reaches: products truncated to the
+        accumulator's LSB, sums saturated. ``first``: the first weighted layer (it sees
+        the input encoder's output). Called once per layer when CAT builds its network.
+        None: the SNN's sum is the float sum ``x * w + b``."""
         return None
 
     @abstractmethod

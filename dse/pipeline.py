@@ -28,6 +28,7 @@ from dse.config import check_plugin_config
 from dse.errors import ConfigError, DseError, PluginError
 from dse.interfaces import (
     PLUGIN_KINDS,
+    AccumulatorActivity,
     Dataset,
     HardwareModel,
     HardwareReport,
@@ -98,17 +99,26 @@ class Measurement:
     ann_accuracy: float
     snn_accuracy: float
     workload: Workload
+    accumulator: AccumulatorActivity | None = None  # what the fixed point lost, if measured
 
     def to_dict(self) -> dict:
+        acc = self.accumulator
         return {
             "ann_accuracy": self.ann_accuracy,
             "snn_accuracy": self.snn_accuracy,
             "workload": self.workload.to_dict(),
+            "accumulator": None if acc is None else dataclasses.asdict(acc),
         }
 
     @classmethod
     def from_dict(cls, data: dict) -> Measurement:
-        return cls(data["ann_accuracy"], data["snn_accuracy"], Workload.from_dict(data["workload"]))
+        acc = data.get("accumulator")
+        return cls(
+            data["ann_accuracy"],
+            data["snn_accuracy"],
+            Workload.from_dict(data["workload"]),
+            None if acc is None else AccumulatorActivity(**acc),
+        )
 
 
 @dataclass
@@ -136,6 +146,9 @@ class DesignPointResult:
                 "pe_utilization": r.pe_utilization,
                 "cycles": float(r.cycles),
             }
+            if m.accumulator is not None:
+                values["truncated_products"] = m.accumulator.truncated_products
+                values["saturated_neurons"] = m.accumulator.saturated_neurons
             for name, value in values.items():
                 out[f"{split}_{name}"] = float(value)
         for key in list(out):
@@ -143,6 +156,23 @@ class DesignPointResult:
                 out[key[4:]] = out[key]
         out["area_mm2"] = float(self.reports["val"].area_mm2)
         return out
+
+    @property
+    def accumulator_status(self) -> str | None:
+        """``exact``, ``truncates``, ``saturates`` or ``truncates+saturates``: what the
+        SNN's fixed-point accumulator did on any split (None: the coding does not say)."""
+        measured = [m.accumulator for m in self.measurements.values() if m.accumulator is not None]
+        if not measured:
+            return None
+        lost = [
+            name
+            for name, hit in (
+                ("truncates", any(a.truncated_products > 0 for a in measured)),
+                ("saturates", any(a.saturated_neurons > 0 for a in measured)),
+            )
+            if hit
+        ]
+        return "+".join(lost) or "exact"
 
 
 # The last dataset this process loaded, by key: consecutive design points of a sweep share
@@ -255,6 +285,7 @@ class DesignPoint:
                 # from the predictions, counted like the ANN's: equal counts, equal figures
                 snn_accuracy=_percent_correct(sim.predictions, split),
                 workload=self._workload(arch, sim),
+                accumulator=sim.accumulator,
             )
         return measurements, dict(ann.info), train_use
 

@@ -37,10 +37,29 @@ def summary(
         f"area {m['area_mm2']:.4g} mm2   PE utilisation {100 * m['pe_utilization']:.0f} %",
         f"  activity    {m['spikes_per_inference']:.4g} spikes and {m['synops_per_inference']:.4g} "
         f"synaptic ops per inference ({m['pj_per_synop']:.3g} pJ/SOP all-in)",
+        *_accumulator_line(m),
         "  cache       " + ", ".join(f"{stage}: {use}" for stage, use in cache_use.items()),
         f"  recorded    {recorded}",
     ]
     return "\n".join(lines)
+
+
+def _accumulator_line(m: dict[str, float]) -> list[str]:
+    """What the SNN's fixed-point accumulator lost, when the coding measured it."""
+    if "val_truncated_products" not in m:
+        return []
+    lost = {
+        split: (m[f"{split}_truncated_products"], m[f"{split}_saturated_neurons"])
+        for split in ("val", "test")
+    }
+    if not any(t or s for t, s in lost.values()):
+        return ["  accumulator exact: no product truncated, no neuron saturated (val, test)"]
+    t, s = lost["val"]
+    share = 100 * t / m["val_synops_per_inference"] if m["val_synops_per_inference"] else 0.0
+    return [
+        f"  accumulator truncates {t:.4g} products ({share:.3g} % of synaptic ops) and "
+        f"saturates {s:.4g} neurons per inference (val)"
+    ]
 
 
 def write_breakdown_csv(report: HardwareReport, path: Path) -> Path:

@@ -41,15 +41,23 @@ import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from dse.architecture import Conv2d
 from dse.errors import ConfigError, require
-from dse.interfaces import SimulationResult, SpikeCoding, Split, TrainedNetwork, WeightQuantizer
+from dse.interfaces import (
+    Accumulator,
+    SimulationResult,
+    SpikeCoding,
+    Split,
+    TrainedNetwork,
+    WeightQuantizer,
+)
 from plugins.codings._keys import check_shared_keys
 
 if TYPE_CHECKING:
     import torch
     from torch import nn
 
-    from dse.architecture import Architecture
+    from dse.architecture import Architecture, Linear
     from plugins.codings._common import IntegerOp, SpikingNetwork
 
 _INPUT_ENCODINGS = ("spikes", "analog")
@@ -102,6 +110,120 @@ def _spike_encoder(time_window: int) -> nn.Module:
             return ttfs_log_quantize(x, 1.0, time_window)
 
     return TTFSLogPixels()
+
+
+class TTFSLogAccumulator(Accumulator):
+    """One weighted layer's fixed-point accumulator (module docstring), for CAT.
+
+    The SNN works in units of theta: its weights are ``weight * unit / theta``, where
+    ``unit`` is the value of an input spike at t = 0 (theta for a hidden layer, 1 for
+    pixels; the first layer's weights are divided by theta at conversion), and its
+    potential V (integer LSBs) is the ANN's pre-activation y = V * theta * 2^-frac_bits.
+
+    Cost: when the weights rule out both truncation (every product a whole number of
+    LSBs) and saturation (sum |w| 2^frac_bits + |bias| below the range), the float op with
+    the bias rounded to the LSB *is* the accumulator: one conv, as without this model.
+    Otherwise the float op (it carries the gradient) plus, forward only: for an analog
+    first layer elementwise truncation and saturation; for a spiking layer that cannot
+    saturate, one conv per input time step whose products lose bits (the float sum minus
+    what truncation drops: with log weights only the smallest levels at the latest
+    steps); otherwise (saturation is per step; non-dyadic weights truncate at every step)
+    one conv per input time step.
+    """
+
+    def __init__(
+        self,
+        *,
+        time_window: int,
+        threshold: float,
+        accumulator_bits: int,
+        frac_bits: int,
+        inputs: str,
+    ) -> None:
+        require(
+            inputs in ("hidden", *_INPUT_ENCODINGS),
+            "inputs",
+            f"must be hidden or one of {_INPUT_ENCODINGS}",
+            inputs,
+        )
+        self.time_window = int(time_window)
+        self.threshold = float(threshold)
+        self.accumulator_bits = int(accumulator_bits)
+        self.frac_bits = int(frac_bits)
+        self.inputs = inputs  # hidden (spikes of theta * 2^-t), spikes (2^-t) or analog
+
+    def __call__(
+        self, spec: Conv2d | Linear, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor
+    ) -> torch.Tensor:
+        import torch
+
+        from plugins.codings._common import PIXEL_FRAC_BITS
+
+        T, F, theta = self.time_window, self.frac_bits, self.threshold
+        lo, hi = -(2.0 ** (self.accumulator_bits - 1)), 2.0 ** (self.accumulator_bits - 1) - 1
+        unit = theta if self.inputs == "hidden" else 1.0
+        analog = self.inputs == "analog"
+        w = weight.detach() * (unit / theta)  # the SNN's weights (per input unit)
+        b_int = torch.round(bias.detach() * (2.0**F / theta))  # stored rounded to the LSB
+        b_snn = b_int * (theta * 2.0**-F)
+        b_ste = b_snn + (bias - bias.detach())  # forward: exactly b_snn; gradient: bias's
+        # Largest |partial sum| any order of events can reach (every input value <= unit).
+        bound = float(w.abs().reshape(w.shape[0], -1).sum(1).max()) * 2.0**F
+        saturates = bound + float(b_int.abs().max()) > hi
+        # First input time step whose products can lose bits (T: none). Pixels are
+        # k * 2^-8: a product is whole for every k iff w 2^(F-8) is.
+        first_cut = T
+        if analog:
+            first_cut = 0 if not _whole(w * 2.0 ** (F - PIXEL_FRAC_BITS)) else T
+        else:  # w 2^(F-t) whole for t implies whole for every earlier t
+            while first_cut > 0 and not _whole(w * 2.0 ** (F - first_cut + 1)):
+                first_cut -= 1
+        if first_cut == T and not saturates:  # the float sum is the SNN's: no extra cost
+            return _weighted(spec, x, weight, b_ste)
+        y = _weighted(spec, x, weight, None)  # the float op carries the gradient
+        shape = (1, -1, 1, 1) if isinstance(spec, Conv2d) else (1, -1)
+        with torch.no_grad():
+            start = b_int.reshape(shape)
+            exact_sum = y.detach() * (2.0**F / theta)  # in LSBs (float64: as the SNN sums)
+            if analog:  # a MAC with a wide adder: its sum truncated once, then saturated
+                v = start + torch.trunc(exact_sum)
+            elif not saturates and first_cut > 0 and bound * 2.0 ** (T - first_cut) < 2.0**53:
+                # The float sum minus the bits truncation drops. The sum is exact in
+                # float64: products are multiples of 2^-(F+T-first_cut) LSBs, bounded.
+                code = torch.round(x.detach() * (2.0 ** (T - 1) / unit))  # 2^(T-1-t)
+                v = start + exact_sum
+                for t in range(first_cut, T):
+                    scaled = w * 2.0 ** (F - t)
+                    spikes = (code == 2.0 ** (T - 1 - t)).to(y.dtype)
+                    v = v - _weighted(spec, spikes, scaled - torch.trunc(scaled), None)
+            else:  # step by step: that step's truncated products, then saturate
+                code = torch.round(x.detach() * (2.0 ** (T - 1) / unit))
+                v = torch.clamp(start, lo, hi).expand_as(y)
+                for t in range(T):
+                    spikes = (code == 2.0 ** (T - 1 - t)).to(y.dtype)
+                    step = _weighted(spec, spikes, torch.trunc(w * 2.0 ** (F - t)), None)
+                    v = torch.clamp(v + step, lo, hi)
+            v = torch.clamp(v, lo, hi) * (theta * 2.0**-F)
+        if not torch.is_grad_enabled():
+            return v  # exact (adding the zero below is exact too, but costs a pass)
+        y = y + b_ste.reshape(shape)
+        return v + (y - y.detach())  # forward exactly v, gradient of the float op
+
+
+def _whole(x: torch.Tensor) -> bool:
+    import torch
+
+    return torch.equal(x, torch.round(x))
+
+
+def _weighted(
+    spec: Conv2d | Linear, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None
+) -> torch.Tensor:
+    import torch.nn.functional as F
+
+    if isinstance(spec, Conv2d):
+        return F.conv2d(x, w, b, spec.stride, spec.padding)
+    return F.linear(x, w, b)
 
 
 class TTFSLogCoding(SpikeCoding):
@@ -174,6 +296,16 @@ class TTFSLogCoding(SpikeCoding):
             return _spike_encoder(self.time_window)
         return AnalogPixels()
 
+    def accumulator(self, first: bool) -> TTFSLogAccumulator:
+        """The fixed-point accumulator of a weighted layer, for CAT (module docstring)."""
+        return TTFSLogAccumulator(
+            time_window=self.time_window,
+            threshold=self.threshold,
+            accumulator_bits=self._accumulator_bits,
+            frac_bits=self.frac_bits,
+            inputs=self.input_encoding if first else "hidden",
+        )
+
     def convert(
         self, ann: TrainedNetwork, quantizer: WeightQuantizer, calibration: Split
     ) -> SpikingNetwork:
@@ -200,9 +332,10 @@ class TTFSLogCoding(SpikeCoding):
         import torch
 
         from dse.data import batches
-        from dse.interfaces import LayerActivity
+        from dse.interfaces import AccumulatorActivity, LayerActivity
 
         preds, totals = [], None
+        lost = torch.zeros(2, dtype=torch.float64)
         # Slices of at most _SLICE_ELEMENTS neurons per layer: small tensors are reused
         # from the heap and stay in cache (samples are independent: same results).
         largest = max(math.prod(s) for pair in snn.architecture.shapes() for s in pair)
@@ -215,6 +348,7 @@ class TTFSLogCoding(SpikeCoding):
                     preds.append(out["potential"].argmax(1))
                     sums = out["activity"].sum(1)  # (layers, 4) per slice
                     totals = sums if totals is None else totals + sums
+                    lost += out["lost"].sum(0)
         n = max(len(split), 1)
         predictions = torch.cat(preds).numpy() if preds else np.zeros(0, dtype=np.int64)
         accuracy = 100.0 * float((torch.as_tensor(predictions) == split.y).float().mean())
@@ -222,14 +356,17 @@ class TTFSLogCoding(SpikeCoding):
         if totals is not None:
             for row in (totals / n).tolist():
                 activity.append(LayerActivity(row[0], row[1], row[2], row[3]))
-        return SimulationResult(accuracy, predictions, activity)
+        accumulator = AccumulatorActivity(*(lost / n).tolist())
+        return SimulationResult(accuracy, predictions, activity, accumulator)
 
     def run(self, snn: SpikingNetwork, x: torch.Tensor) -> dict[str, Any]:
         """Simulate one batch of float pixels in [0, 1].
 
         Returns ``times`` (per architecture layer: spike time per neuron, T = no spike,
         None for Flatten and the read-out), ``potential`` (read-out potentials as integers
-        in units of theta * 2^-frac_bits, float64) and ``activity`` (a (layers, N, 4)
+        in units of theta * 2^-frac_bits, float64), ``lost`` ((N, 2) float64: products that
+        lost bits below the LSB (analog MAC: sums), neurons that saturated, over all
+        layers) and ``activity`` (a (layers, N, 4)
         tensor of input_spikes, output_spikes, synops, time_steps per workload layer).
         """
         import torch
@@ -272,7 +409,8 @@ class TTFSLogCoding(SpikeCoding):
                 plans.append(_Integrator(bias, bound >= top, one_pass=op))
             else:  # per input time step: the truncated products of that step's spikes
                 steps = [IntegerOp(p, torch.trunc(w * 2.0 ** (frac - t)), 1.0) for t in range(T)]
-                plans.append(_Integrator(bias, True, steps=steps))
+                cuts = [_cut_counter(w * 2.0 ** (frac - t)) for t in range(T)]
+                plans.append(_Integrator(bias, True, steps=steps, cuts=cuts))
             analog = False
         return plans
 
@@ -303,6 +441,7 @@ class TTFSLogCoding(SpikeCoding):
         potential = torch.zeros(0)
         last = len(snn.layers) - 1
         full = torch.full((n,), float(T), dtype=torch.float64)
+        lost = torch.zeros(n, 2, dtype=torch.float64)  # truncated products, saturated neurons
         active, count = _active(code)  # spike indicator (small integers: exact) and count
         for i, p in enumerate(snn.layers):
             spec = p.spec
@@ -321,7 +460,8 @@ class TTFSLogCoding(SpikeCoding):
             assert isinstance(spec, (Conv2d, Linear)), spec
             plan = plans[i]
             assert plan is not None
-            v = self._integrate(p, plan, code, fires=i != last)
+            v, layer_lost = self._integrate(p, plan, code, fires=i != last)
+            lost = lost + layer_lost
             events = synaptic_events(p, active).to(torch.float64)
             if i == last:
                 potential = v.to(torch.float64)
@@ -333,7 +473,7 @@ class TTFSLogCoding(SpikeCoding):
             times.append(self._times(code) if with_times else None)
             rows.append(torch.stack([in_spikes, count, events, full]))
         activity = torch.stack(rows).transpose(1, 2) if rows else torch.zeros(0, n, 4)
-        return {"times": times, "potential": potential, "activity": activity}
+        return {"times": times, "potential": potential, "activity": activity, "lost": lost}
 
     def _times(self, code: torch.Tensor) -> torch.Tensor:
         import torch
@@ -366,39 +506,62 @@ class TTFSLogCoding(SpikeCoding):
 
     def _integrate(
         self, p: Any, plan: _Integrator, code: torch.Tensor, *, fires: bool
-    ) -> torch.Tensor:
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Accumulator value (integer units of 2^-frac_bits theta); for a layer that
-        ``fires``, possibly only what _fire needs of it (see the one-pass case)."""
+        ``fires``, possibly only what _fire needs of it (see the one-pass case). And per
+        sample (N, 2), float64: products that lost bits (analog MAC: sums), neurons that
+        saturated."""
         import torch
 
-        from plugins.codings._common import FLOAT32_EXACT_BITS, weighted_op
+        from plugins.codings._common import FLOAT32_EXACT_BITS, count_sum, weighted_op
 
         T = self.time_window
         top = 2.0 ** (self._accumulator_bits - 1)
         lo_sat, hi_sat = -top, top - 1
         bias = plan.bias
+        lost = torch.zeros(code.shape[0], 2, dtype=torch.float64)
+        dims = tuple(range(1, code.dim()))
+
+        def count(flags: torch.Tensor) -> torch.Tensor:  # True entries per sample
+            return count_sum(flags.to(torch.float32), tuple(range(1, flags.dim())))
+
         if plan.wide is not None:  # analog MAC whose products are not integers
             acc = weighted_op(p, code.to(torch.float64), plan.wide)
-            return torch.clamp(bias + torch.trunc(acc), lo_sat, hi_sat)
+            kept = torch.trunc(acc)
+            lost[:, 0] = count(kept != acc)
+            v = bias + kept
+            lost[:, 1] = count((v < lo_sat) | (v > hi_sat))
+            return v.clamp_(lo_sat, hi_sat), lost
         if plan.one_pass is not None:  # exact integer sum (bias included), whole LSBs
-            if fires and self.frac_bits <= FLOAT32_EXACT_BITS:
+            if fires and self.frac_bits <= FLOAT32_EXACT_BITS and not plan.clamp:
                 # _fire clamps V into [2^(F-T), 2^F] and reads its power of two: the float32
                 # sum of two parts is exact below 2^24 and rounds monotonically, so it gives
-                # the same code; saturation (at >= 2^(F+1)) cannot change it either.
-                return plan.one_pass(code, rounded=True)
+                # the same code.
+                return plan.one_pass(code, rounded=True), lost
             v = plan.one_pass(code)
-            return v.clamp_(lo_sat, hi_sat) if plan.clamp else v
+            if plan.clamp:
+                lost[:, 1] = count((v < lo_sat) | (v > hi_sat))
+                v.clamp_(lo_sat, hi_sat)
+            return v, lost
         # Step by step: per-product truncation, saturation after every input time step.
-        v = None
+        v = torch.clamp(bias, lo_sat, hi_sat)
+        saturated = v != bias  # a bias outside the range saturates from the start
+        stepped = False
         for t, op in enumerate(plan.steps):
             spikes = code == 2.0 ** (T - 1 - t)
             if not bool(spikes.any()):
                 continue
-            start = torch.clamp(bias, lo_sat, hi_sat) if v is None else v
-            v = torch.clamp(start + op(spikes), lo_sat, hi_sat)
-        if v is None:  # no input spike at all: the potential is the bias
-            v = torch.clamp(bias + plan.steps[0](torch.zeros_like(code)), lo_sat, hi_sat)
-        return v
+            pre = v + op(spikes)
+            v = torch.clamp(pre, lo_sat, hi_sat)
+            saturated = saturated | (v != pre)
+            stepped = True
+            cut = plan.cuts[t]
+            if cut is not None:
+                lost[:, 0] += count_sum(weighted_op(p, spikes.to(torch.float32), cut), dims)
+        if not stepped:  # no input spike at all: the potential is the bias
+            v = v + plan.steps[0](torch.zeros_like(code))
+        lost[:, 1] = count(saturated.expand_as(v))
+        return v, lost
 
 
 # Neurons per layer tensor in one simulated slice (2^20: 4 MiB float32). On 2 cores,
@@ -420,6 +583,17 @@ class _Integrator:
     one_pass: IntegerOp | None = None  # exact integer op on the input codes
     wide: torch.Tensor | None = None  # float64 weights of a MAC with non-integer products
     steps: list[IntegerOp] = field(default_factory=list)  # per input time step
+    # per input time step: per input neuron, the outputs whose product it truncates
+    # (one output channel: counts, not sums); None when no product of that step loses bits
+    cuts: list[torch.Tensor | None] = field(default_factory=list)
+
+
+def _cut_counter(scaled: torch.Tensor) -> torch.Tensor | None:
+    """Kernel counting the products of ``scaled`` (weights in LSBs) that lose bits."""
+    import torch
+
+    cut = scaled != torch.trunc(scaled)
+    return cut.sum(0, keepdim=True).to(torch.float32) if bool(cut.any()) else None
 
 
 def _active(code: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -20,7 +20,7 @@ from torch import nn
 
 from dse.architecture import AvgPool2d, Conv2d, Flatten, LayerSpec, Linear, MaxPool2d
 from dse.errors import TrainingError
-from dse.interfaces import DataSplits, Split, WeightQuantizer
+from dse.interfaces import Accumulator, DataSplits, Split, WeightQuantizer
 
 _BN_EPS = 1e-5  # torch.nn.BatchNorm2d default eps
 
@@ -42,14 +42,23 @@ class WeightedLayer(nn.Module):
     statistics in eval mode, and the *folded* weights are quantized, so eval mode computes
     exactly what the converted SNN computes. Without a quantizer batch norm is the usual
     layer after the convolution and is folded only at export.
+
+    With a quantizer, an ``accumulator`` (the coding's fixed-point sum,
+    ``SpikeCoding.accumulator``) replaces the float conv / linear, so the potentials are
+    the SNN's even where its accumulator truncates or saturates.
     """
 
     def __init__(
-        self, spec: Conv2d | Linear, in_features: int, quantizer: WeightQuantizer | None
+        self,
+        spec: Conv2d | Linear,
+        in_features: int,
+        quantizer: WeightQuantizer | None,
+        accumulator: Accumulator | None = None,
     ) -> None:
         super().__init__()
         self.spec = spec
         self.quantizer = quantizer
+        self.accumulator = accumulator
         if isinstance(spec, Conv2d):
             layer: nn.Module = nn.Conv2d(
                 in_features, spec.out_channels, spec.kernel, spec.stride, spec.padding
@@ -66,6 +75,12 @@ class WeightedLayer(nn.Module):
             return F.conv2d(x, w, b, self.spec.stride, self.spec.padding)
         return F.linear(x, w, b)
 
+    def _sum(self, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        """The quantized layer's pre-activation: the coding's accumulator when it has one."""
+        if self.accumulator is None:
+            return self._op(x, w, b)
+        return self.accumulator(self.spec, x, w, b)
+
     def _quantized(self, w: torch.Tensor) -> torch.Tensor:
         assert self.quantizer is not None
         if self.training:
@@ -77,7 +92,7 @@ class WeightedLayer(nn.Module):
             y = self._op(x, self.weight, self.bias)
             return self.bn(y) if self.bn is not None else y
         if self.bn is None:
-            return self._op(x, self._quantized(self.weight), self.bias)
+            return self._sum(x, self._quantized(self.weight), self.bias)
         bn = self.bn
         if self.training:
             y = self._op(x, self.weight, self.bias)
@@ -92,7 +107,7 @@ class WeightedLayer(nn.Module):
         else:
             mean, var = bn.running_mean, bn.running_var
         w, b = _fold(self.weight, self.bias, bn.weight, bn.bias, mean, var, bn.eps)
-        return self._op(x, self._quantized(w), b)
+        return self._sum(x, self._quantized(w), b)
 
     def folded(self) -> tuple[torch.Tensor, torch.Tensor]:
         """Weight and bias with batch norm (running statistics) folded in; not quantized."""
@@ -115,7 +130,9 @@ class Network(nn.Module):
     """A torch module built from an Architecture: (N, C, H, W) in [0, 1] -> class logits.
 
     ``input_encoder`` (optional) maps the pixels to what the SNN's input layer sees (e.g.
-    TTFS-encoded pixels) so that a CAT network computes exactly the SNN's function. The
+    TTFS-encoded pixels) and ``accumulator`` (optional, ``SpikeCoding.accumulator``: called
+    with first=True for the first weighted layer) gives each quantized weighted layer the
+    SNN's fixed-point sum, so that a CAT network computes exactly the SNN's function. The
     input is cast to the parameters' dtype (CAT networks are returned in float64 so their
     sums of powers of two are exact).
     """
@@ -126,6 +143,7 @@ class Network(nn.Module):
         activation: Callable[[], nn.Module],
         quantizer: WeightQuantizer | None = None,
         input_encoder: nn.Module | None = None,
+        accumulator: Callable[[bool], Accumulator | None] | None = None,
     ) -> None:
         super().__init__()
         self.arch = arch
@@ -133,10 +151,13 @@ class Network(nn.Module):
         self.layers = nn.ModuleList()
         self.fires: list[bool] = []
         last = len(arch.layers) - 1
+        first = True  # the first weighted layer sees the input encoder's output
         for i, (spec, (in_shape, _)) in enumerate(zip(arch.layers, arch.shapes(), strict=True)):
             if isinstance(spec, (Conv2d, Linear)):
-                self.layers.append(WeightedLayer(spec, in_shape[0], quantizer))
+                acc = accumulator(first) if accumulator is not None else None
+                self.layers.append(WeightedLayer(spec, in_shape[0], quantizer, acc))
                 self.fires.append(i != last)
+                first = False
             elif isinstance(spec, MaxPool2d):
                 self.layers.append(nn.MaxPool2d(spec.kernel, spec.stride))
                 self.fires.append(False)

@@ -21,9 +21,11 @@ class ConversionAwareTraining(OptimizationSettings, TrainingMethod):
 
     Every conv/linear except the read-out is followed by ``coding.activation()`` (forward:
     exactly the values a spike can represent; backward: straight-through), weights pass
-    through ``quantizer.fake_quantize`` (batch norm folded first), and the input through
-    the coding's ``input_encoder()``. The returned module is float64 and in
-    eval mode computes the quantized ANN exactly, so the SNN can reproduce it bit for bit.
+    through ``quantizer.fake_quantize`` (batch norm folded first), every conv/linear sums
+    as the coding's ``accumulator()`` does (fixed point: truncation, saturation), and the
+    input passes through the coding's ``input_encoder()``. The returned module is float64
+    and in eval mode computes the quantized ANN exactly, so the SNN can reproduce it bit
+    for bit.
     ``init=standard`` first trains a ReLU float network for ``pretrain_epochs`` and
     fine-tunes it with CAT.
     """
@@ -87,7 +89,7 @@ class ConversionAwareTraining(OptimizationSettings, TrainingMethod):
         info: dict[str, float | str] = {"init": self.init}
         with torch.random.fork_rng(devices=[]):  # seed locally, leave global RNG untouched
             torch.manual_seed(seed)
-            module = Network(arch, coding.activation, quantizer, encoder)
+            module = Network(arch, coding.activation, quantizer, encoder, coding.accumulator)
             if init is not None:
                 module.load_state_dict(init.module.state_dict())
                 info.update({f"pretrain_{k}": v for k, v in init.info.items()})

@@ -82,8 +82,10 @@ def _random_snn(seed: int, bits: int = 5) -> SpikingNetwork:
 def _naive(snn: SpikingNetwork, image: torch.Tensor, T: int, F: int, B: int):  # noqa: ANN202
     """Event by event with Python integers: spike at t through +-2^k adds +-2^(F-t+k) LSBs
     (0 when shifted out), saturation after each time step. Returns spike times per layer
-    (dict neuron -> t) and the read-out potentials."""
+    (dict neuron -> t), the read-out potentials and what the accumulator lost: products
+    shifted out, neurons that saturated (at least once)."""
     lo, hi = -(2 ** (B - 1)), 2 ** (B - 1) - 1
+    lost = {"truncated": 0, "saturated": 0}
 
     def sat(v: int) -> int:
         return max(lo, min(hi, v))
@@ -94,6 +96,7 @@ def _naive(snn: SpikingNetwork, image: torch.Tensor, T: int, F: int, B: int):  #
         _, e = math.frexp(abs(w))  # |w| = 2^(e-1)
         s = F - t + (e - 1)
         mag = (1 << s) if s >= 0 else 0
+        lost["truncated"] += s < 0
         return mag if w > 0 else -mag
 
     def fire(v: int) -> int | None:
@@ -103,11 +106,15 @@ def _naive(snn: SpikingNetwork, image: torch.Tensor, T: int, F: int, B: int):  #
         return None
 
     def integrate(bias: float, inputs: list[tuple[float, int]]) -> int:
-        v = sat(round(bias * 2**F))
+        v = round(bias * 2**F)
+        clipped = sat(v) != v
+        v = sat(v)
         for t in range(T):
             step = sum(shift_product(w, t) for w, ti in inputs if ti == t)
             if any(ti == t for _, ti in inputs):
+                clipped |= sat(v + step) != v + step
                 v = sat(v + step)
+        lost["saturated"] += clipped
         return v
 
     # pixels -> spike times (theta_in = 1)
@@ -157,10 +164,10 @@ def _naive(snn: SpikingNetwork, image: torch.Tensor, T: int, F: int, B: int):  #
     for k in range(3):
         inputs = [(float(lin2.weight[k, j]), t) for j, t in hidden.items()]
         out.append(integrate(float(lin2.bias[k]), inputs))
-    return conv_times, hidden, out
+    return conv_times, hidden, out, lost
 
 
-@pytest.mark.parametrize(("frac_bits", "acc_bits"), [(24, 32), (5, 8), (3, 6)])
+@pytest.mark.parametrize(("frac_bits", "acc_bits"), [(24, 32), (5, 8), (3, 6), (4, 6), (3, 5)])
 def test_simulation_matches_a_naive_event_by_event_reference(frac_bits: int, acc_bits: int) -> None:
     T = 4
     coding = TTFSLogCoding(
@@ -168,11 +175,12 @@ def test_simulation_matches_a_naive_event_by_event_reference(frac_bits: int, acc
     )
     g = torch.Generator().manual_seed(1)
     x = torch.rand(12, 1, 4, 4, generator=g)
+    seen = torch.zeros(2, dtype=torch.int64)
     for seed in range(3):
         snn = _random_snn(seed)
         out = coding.run(snn, x)
         for n in range(x.shape[0]):
-            conv_times, hidden, potential = _naive(snn, x[n], T, frac_bits, acc_bits)
+            conv_times, hidden, potential, lost = _naive(snn, x[n], T, frac_bits, acc_bits)
             sim_conv = out["times"][0][n]
             expect = torch.full((3, 4, 4), T, dtype=torch.int64)
             for (o, yy, xx), t in conv_times.items():
@@ -181,6 +189,11 @@ def test_simulation_matches_a_naive_event_by_event_reference(frac_bits: int, acc
             sim_hidden = out["times"][3][n]
             assert {j: int(t) for j, t in enumerate(sim_hidden) if t < T} == hidden
             assert out["potential"][n].tolist() == [float(v) for v in potential]
+            assert out["lost"][n].tolist() == [lost["truncated"], lost["saturated"]]
+            seen += torch.tensor([lost["truncated"], lost["saturated"]])
+    # the reference's counts were really exercised: narrow accumulators truncate, and the
+    # narrowest (sign + 1 integer bit) saturates
+    assert (seen[0] > 0) == (acc_bits < 32) and (seen[1] > 0) == (acc_bits == frac_bits + 2)
 
 
 def test_activity_counts_real_events() -> None:
