@@ -92,7 +92,7 @@ class _MnistFamily(Dataset):
         root: str | None = None,
         val_fraction: float = 0.1,
         split_seed: int = 0,
-        augment: bool = False,
+        augment: bool = True,
         limit: int | None = None,
     ) -> None:
         check_fractions(val_fraction)

@@ -17,6 +17,7 @@ from dse.errors import ConfigError, DatasetError
 from dse.interfaces import Dataset, Split
 from plugins.datasets.cifar import Cifar10, Cifar100
 from plugins.datasets.digits import Digits
+from plugins.datasets.idx import MNIST, FashionMNIST
 from plugins.datasets.synthetic import Synthetic
 from plugins.datasets.tiny_imagenet import TinyImageNet
 
@@ -438,6 +439,8 @@ def test_to_float_scales_uint8_only() -> None:
         ("cifar10", Cifar10),
         ("cifar100", Cifar100),
         ("tiny_imagenet", TinyImageNet),
+        ("fashion_mnist", FashionMNIST),
+        ("mnist", MNIST),
     ],
 )
 def test_dataset_yaml_matches_constructor(name: str, cls: type) -> None:

@@ -217,3 +217,13 @@ def test_cat_fine_tuned_from_standard_pretrains_once_per_sweep(tmp_path):
     for run in children:
         names = artifact_names(client, run.info.run_id)
         assert "hardware_breakdown.csv" in names and "hardware_breakdown.svg" not in names
+
+    # A standard design point with the pretraining's settings is that same network.
+    standard = run_dse(
+        ["training=standard", "training.epochs=1", f"paths.outputs={tmp_path}/outputs"],
+        cwd=tmp_path,
+    )
+    assert standard.returncode == 0, standard.stderr[-3000:]
+    latest = max(runs(tmp_path / "outputs"), key=lambda r: r.info.start_time)
+    assert latest.data.tags["dse.training"] == "standard"
+    assert latest.data.tags["dse.cache.training"] == "hit"
