@@ -24,7 +24,11 @@ Definitions (docs: DESIGN.md section 4):
 * Max pooling = the earliest spike of the window (exact). Average pooling is refused.
 * The last layer does not fire: the class is the argmax of its potential.
 * Activity: time_steps = T for every layer: a layer receives input spikes over T steps
-  and its fire phase sweeps the same T halving thresholds.
+  and its fire phase sweeps the same T halving thresholds. What the fixed point lost is
+  counted too (``SimulationResult.accumulator``, per inference): products that lost bits
+  below the LSB (analog layer: MAC sums) and neurons whose potential saturated.
+* CAT: ``accumulator(first)`` (``TTFSLogAccumulator``) gives CAT's weighted layers this
+  arithmetic, so the trained ANN is the SNN bit for bit at any accumulator width.
 
 Simulation is vectorised over the batch with integer-valued float tensors. When no
 product can be truncated and no partial sum can saturate (checked per layer from the
