@@ -102,24 +102,32 @@ def test_constructor_validates_ranges() -> None:
 
 
 @pytest.mark.parametrize("sampler", ["tpe", "nsgaii", "nsgaiii", "gp", "random", "bruteforce"])
-def test_pareto_digits_composes_with_every_sampler(sampler: str) -> None:
+@pytest.mark.parametrize("experiment", ["pareto_digits", "pareto_fashion"])
+def test_pareto_experiments_compose_with_every_sampler(experiment: str, sampler: str) -> None:
     import optuna
     from hydra import compose, initialize_config_dir
     from hydra.utils import instantiate
 
     from dse.config import register_schemas
     from dse.plugins import CONF_DIR
-    from hydra_plugins.dse_optuna_sweeper.dse_optuna_sweeper import DseOptunaSweeper
 
     register_schemas()
     with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
         cfg = compose(
             "config",
-            overrides=["experiment=pareto_digits", f"hydra/sweeper/sampler={sampler}"],
+            overrides=[f"experiment={experiment}", f"hydra/sweeper/sampler={sampler}"],
             return_hydra_config=True,
         )
+    # imported after compose: Hydra's first plugin scan may load the module anew
+    from hydra_plugins.dse_optuna_sweeper.dse_optuna_sweeper import DseOptunaSweeper
+
     node = cfg.hydra.sweeper
-    assert node._target_.endswith("DseOptunaSweeper") and node.study_name == "pareto_digits"
+    assert node._target_.endswith("DseOptunaSweeper") and node.study_name == experiment
+    assert cfg.training.init == "standard" and list(cfg.search.constraints) == [
+        "snn_accuracy >= 80"
+    ]
+    if experiment == "pareto_fashion":
+        assert cfg.dataset._target_.endswith("FashionMNIST") and cfg.model.hidden == 256
     space, fixed = parse_search_space([f"{k}={v}" for k, v in node.params.items()])
     assert space == {
         "quantizer.bits": CategoricalDistribution([2, 3, 4, 5, 6]),
