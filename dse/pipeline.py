@@ -220,7 +220,7 @@ class DesignPoint:
                 "seed": self.cfg.seed,
                 "config": {g: _container(self.cfg[g]) for g in groups},
                 "code": {g: cache_mod.code_fingerprint(getattr(self.plugins, g)) for g in groups},
-                "core": cache_mod.code_fingerprint(self.plugins),  # the dse package itself
+                "core": cache_mod.core_fingerprint(),  # the dse modules stages run
             }
         )
 
@@ -298,14 +298,18 @@ class DesignPoint:
                 "settings": vars(method),
                 "config": {g: _container(self.cfg[g]) for g in ("dataset", "model")},
                 "code": cache_mod.code_fingerprint(method),
-                "core": cache_mod.code_fingerprint(self.plugins),
+                "core": cache_mod.core_fingerprint(),
             }
         )
 
     def _trained(self, data: Any, arch: Architecture) -> tuple[TrainedNetwork, dict[str, str]]:
         training = self.plugins.training
-        key = self.training_key()
-        cached = self._load_network("training", key)
+        stage, key = "training", self.training_key()
+        if not training.depends_on and training.pretraining() is None:
+            # Independent of quantizer and coding: the very network a fine-tuning method
+            # pretrains with the same settings (e.g. standard vs CAT init=standard), stored once.
+            stage, key = "pretraining", self.pretraining_key(training)
+        cached = self._load_network(stage, key)
         if cached is not None:
             log.info("train: cache hit (%s): reusing the trained network", key[:12])
             return cached, {"training": "hit"}
@@ -323,7 +327,7 @@ class DesignPoint:
                 self._store_network("pretraining", pre_key, init)
                 use["pretraining"] = self._miss
         ann = self._fit(training, data, arch, init)
-        self._store_network("training", key, ann)
+        self._store_network(stage, key, ann)
         use["training"] = self._miss
         return ann, use
 

@@ -1,4 +1,4 @@
-"""A small CNN sized for 8x8 digits: trains in seconds on a CPU."""
+"""A small VGG-style CNN: sized for 8x8 digits by default, for 28x28 images by config."""
 
 from __future__ import annotations
 
@@ -8,9 +8,11 @@ from dse.interfaces import ModelBuilder
 
 
 class SmallCNN(ModelBuilder):
-    """Small CNN (3x3 convs, one max pool, linear read-out) for 8x8 digits and tests.
+    """Small VGG-style CNN (3x3 convs, 2x2 max pools, linear read-out) for CPU-sized inputs.
 
-    Default for (1, 8, 8): conv16 - conv32 - maxpool - conv32 - flatten (512) - linear(10).
+    Default for (1, 8, 8) (``small_cnn``): conv16 - conv32 - maxpool - conv32 - flatten
+    (512) - linear(10). ``fashion_cnn`` sizes it for 28x28: conv32 - pool - conv32 -
+    conv64 - pool - conv64 - pool - flatten (576) - linear(256) - linear(10), batch norm.
     Convolutions are 3x3 with padding 1 so an 8x8 input keeps its size; a 2x2 max pool
     follows each conv whose 1-based position is in ``pool_after``. ``hidden`` > 0 adds a
     hidden linear layer of that width before the read-out.

@@ -96,8 +96,7 @@ class WeightedLayer(nn.Module):
         bn = self.bn
         if self.training:
             y = self._op(x, self.weight, self.bias)
-            mean = y.mean(dim=(0, 2, 3))
-            var = y.var(dim=(0, 2, 3), unbiased=False)
+            var, mean = torch.var_mean(y, dim=(0, 2, 3), unbiased=False)  # one pass
             with torch.no_grad():  # the running statistics nn.BatchNorm2d would keep
                 n = y.numel() / y.shape[1]
                 m = bn.momentum if bn.momentum is not None else 0.1
@@ -295,9 +294,12 @@ def train_network(
     # Chance-level cross-entropy is ln(C); a loss 50x above it has clearly diverged.
     limit = 50.0 * math.log(max(data.num_classes, 2))
     info = {"loss": float("nan"), "train_accuracy": float("nan"), "epochs": 0.0}
-    bar = tqdm(range(epochs), desc=desc, unit="epoch", leave=False)
-    for epoch in bar:
+    # One bar over every batch of every epoch: its ETA is meaningful from the first epoch on.
+    per_epoch = math.ceil(len(data.train) / batch_size)
+    bar = tqdm(total=epochs * per_epoch, desc=desc, unit="batch", leave=False)
+    for epoch in range(epochs):
         module.train()
+        bar.set_description(f"{desc} epoch {epoch + 1}/{epochs}")
         total, correct, loss_sum = 0, 0, 0.0
         for x, y in batches(
             data.train, batch_size, shuffle=True, generator=generator, augment=data.augment
@@ -318,6 +320,7 @@ def train_network(
             loss_sum += value * len(y)
             total += len(y)
             correct += int((logits.argmax(1) == y).sum())
+            bar.update()
         if sched is not None:
             sched.step()
         info = {
