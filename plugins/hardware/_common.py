@@ -67,8 +67,12 @@ class Processor(HardwareModel):
         technology: str | Mapping | Technology,
         position_parallel: int = 16,
         loop_order: str = "weights_outer",
+        dram_bits_per_cycle: float = 64.0,
     ) -> None:
         self.num_pes = check_positive_int(num_pes, "hardware.num_pes")
+        self.dram_bits_per_cycle = check_positive(
+            dram_bits_per_cycle, "hardware.dram_bits_per_cycle"
+        )
         self.clock_mhz = check_positive(clock_mhz, "hardware.clock_mhz")
         self.weight_sram_kb = check_positive(weight_sram_kb, "hardware.weight_sram_kb")
         self.position_parallel = check_positive_int(position_parallel, "hardware.position_parallel")
@@ -109,7 +113,10 @@ class Processor(HardwareModel):
         busy_pe_cycles: float,
         leakage_mw: float,
     ) -> LayerCost:
-        cycles = math.ceil(cycles)  # averaged time steps can make it fractional
+        # DRAM transfers overlap computation up to the DRAM bandwidth: a layer takes at
+        # least its DRAM bits / dram_bits_per_cycle cycles
+        dram_cycles = dram_pj / (self.tech.dram_pj_per_bit * self.dram_bits_per_cycle)
+        cycles = math.ceil(max(cycles, dram_cycles))  # fractional from averaged activity
         latency_ms = cycles / (self.clock_mhz * 1e3)
         return LayerCost(
             name=layer.name,
@@ -172,9 +179,16 @@ class SpikingProcessor(Processor):
         technology: str | Mapping | Technology = "28nm",
         position_parallel: int = 16,
         loop_order: str = "weights_outer",
+        dram_bits_per_cycle: float = 64.0,
     ) -> None:
         super().__init__(
-            num_pes, clock_mhz, weight_sram_kb, technology, position_parallel, loop_order
+            num_pes,
+            clock_mhz,
+            weight_sram_kb,
+            technology,
+            position_parallel,
+            loop_order,
+            dram_bits_per_cycle,
         )
         self.membrane_sram_kb = check_positive(membrane_sram_kb, "hardware.membrane_sram_kb")
         self.spike_sram_kb = check_positive(spike_sram_kb, "hardware.spike_sram_kb")

@@ -44,9 +44,16 @@ class ANNAccelerator(Processor):
         technology: str | Mapping | Technology = "28nm",
         position_parallel: int = 16,
         loop_order: str = "weights_outer",
+        dram_bits_per_cycle: float = 64.0,
     ) -> None:
         super().__init__(
-            num_pes, clock_mhz, weight_sram_kb, technology, position_parallel, loop_order
+            num_pes,
+            clock_mhz,
+            weight_sram_kb,
+            technology,
+            position_parallel,
+            loop_order,
+            dram_bits_per_cycle,
         )
         self.activation_sram_kb = check_positive(activation_sram_kb, "hardware.activation_sram_kb")
         self.activation_bits = check_positive_int(activation_bits, "hardware.activation_bits")

@@ -11,6 +11,7 @@ from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
 from plugins.hardware import ANNAccelerator, RateProcessor, TTFSProcessor
+from plugins.hardware.zigzag_ann import ZigZagANN
 
 CONF = Path(__file__).resolve().parents[2] / "conf"
 CLASSES = {
@@ -18,6 +19,7 @@ CLASSES = {
     "rate_processor": RateProcessor,
     "ann_accelerator": ANNAccelerator,
     "ttfs_paper": TTFSProcessor,  # the configuration compared with the paper (bench/)
+    "zigzag_ann": ZigZagANN,  # the zigzag extra
 }
 
 
