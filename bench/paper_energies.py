@@ -93,6 +93,35 @@ def paper_table() -> tuple[list[Row], float, object]:
     return rows, kappa, hw
 
 
+def ratio_sensitivity(rates=(0.05, 0.1, 0.2, 0.3), columns=(4, 8, 16, 32)) -> dict:
+    """Tiny-ImageNet / CIFAR-10 energy ratio at other spike rates and array shapes: the
+    prediction does not hinge on the stated r = 0.1 or on the 16 x 16 array."""
+    hw = paper_hardware()
+    statics = [
+        model_workload("vgg16", size, 3, classes, 5, "log", "ttfs_log", TIME_WINDOW, 16)
+        for size, classes in ((32, 10), (64, 200))
+    ]
+    out = {}
+    for x in columns:
+        shaped = type(hw)(
+            num_pes=hw.num_pes,
+            clock_mhz=hw.clock_mhz,
+            weight_sram_kb=hw.weight_sram_kb,
+            membrane_sram_kb=hw.membrane_sram_kb,
+            spike_sram_kb=hw.spike_sram_kb,
+            technology=hw.tech,
+            position_parallel=x,
+            loop_order=hw.loop_order,
+            dram_bits_per_cycle=hw.dram_bits_per_cycle,
+        )
+        for r in rates:
+            c10, tiny = (
+                on_chip(shaped.estimate(assumed_activity(st, r, INPUT_RATE))) for st in statics
+            )
+            out[(x, r)] = tiny / c10
+    return out
+
+
 def main() -> None:
     rows, kappa, hw = paper_table()
     print(
@@ -123,6 +152,12 @@ def main() -> None:
         "model's own error (no calibration): "
         + ", ".join(f"{r.dataset} {r.model_uj / r.paper_uj - 1:+.1%}" for r in rows)
     )
+    sens = ratio_sensitivity()
+    rates = sorted({r for _, r in sens})
+    print("Tiny-ImageNet / CIFAR-10 at other spike rates r (columns) and array columns x (rows):")
+    print(f"{'x':>4}" + "".join(f"{f'r={r:g}':>9}" for r in rates))
+    for x in sorted({x for x, _ in sens}):
+        print(f"{x:>4}" + "".join(f"{sens[(x, r)]:>9.2f}" for r in rates))
 
 
 if __name__ == "__main__":
