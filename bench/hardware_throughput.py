@@ -1,6 +1,6 @@
 """Hardware configurations priced per second on the VGG-16 workload (target: <= 1 ms each).
 
-Each configuration constructs a processor (validation, SRAM energy fits) and prices the
+Each configuration constructs a processor (validation, CACTI table look-ups) and prices the
 CIFAR-sized VGG-16 workload at an assumed spike rate: what a sweep over hardware keys
 costs once the workload is cached. Run: .venv/bin/python bench/hardware_throughput.py
 """
@@ -28,16 +28,22 @@ def main() -> None:
     )
     workload = assumed_activity(static, DEFAULT_SPIKE_RATE)
     techs = [load_technology(n) for n in ("28nm", "45nm")]
-    grid = list(itertools.product((16, 64, 256, 1024), (100.0, 400.0), (64.0, 1024.0), techs))
+    grid = list(
+        itertools.product((16, 64, 256, 1024), (100.0, 400.0), (64.0, 1024.0), (4, 16), techs)
+    )
     print(f"VGG-16 @32x32: {len(workload.layers)} layers, {len(grid)} configurations per model")
     for cls in (TTFSProcessor, RateProcessor, ANNAccelerator):
         start = time.perf_counter()
         repeats = 20
         for _ in range(repeats):
-            for pes, clock, kb, tech in grid:
-                cls(num_pes=pes, clock_mhz=clock, weight_sram_kb=kb, technology=tech).estimate(
-                    workload
-                )
+            for pes, clock, kb, cols, tech in grid:
+                cls(
+                    num_pes=pes,
+                    clock_mhz=clock,
+                    weight_sram_kb=kb,
+                    position_parallel=cols,
+                    technology=tech,
+                ).estimate(workload)
         seconds = time.perf_counter() - start
         n = repeats * len(grid)
         print(
