@@ -101,6 +101,10 @@ class StageCache:
             return None
         return payload
 
+    def remove(self, stage: str, key: str) -> None:
+        """Forget one entry (a reader found its content unusable)."""
+        self._path(stage, key).unlink(missing_ok=True)
+
     def put(self, stage: str, key: str, payload: bytes) -> None:
         if not self.enabled:
             return

@@ -155,7 +155,8 @@ class SimulationResult:
 
 class Accumulator(ABC):
     """A coding's fixed-point arithmetic for one weighted layer, as CAT computes it
-    (``SpikeCoding.accumulator``). Must pickle (trained networks are cached)."""
+    (``SpikeCoding.accumulator``). Rebuilt from the coding's settings whenever a cached
+    network is loaded (the cache keeps weights only), so it holds no trained state."""
 
     @abstractmethod
     def __call__(
@@ -235,6 +236,14 @@ class TrainingMethod(ABC):
         """A training whose result ``fit`` starts from (e.g. the standard ReLU network that
         CAT fine-tunes), or None. The orchestrator runs it first, through the stage cache
         keyed on its own settings, so design points that share it train it once."""
+        return None
+
+    def untrained(
+        self, arch: Architecture, quantizer: WeightQuantizer, coding: SpikeCoding
+    ) -> torch.nn.Module | None:
+        """A module like the one ``fit`` returns (same layers and parameter names), before
+        training: the stage cache loads saved weights into it. The cache stores tensors
+        only, never code, so a method returning None (the default) is not cached."""
         return None
 
     @abstractmethod

@@ -309,7 +309,7 @@ class DesignPoint:
             # Independent of quantizer and coding: the very network a fine-tuning method
             # pretrains with the same settings (e.g. standard vs CAT init=standard), stored once.
             stage, key = "pretraining", self.pretraining_key(training)
-        cached = self._load_network(stage, key)
+        cached = self._load_network(stage, key, training, arch)
         if cached is not None:
             log.info("train: cache hit (%s): reusing the trained network", key[:12])
             return cached, {"training": "hit"}
@@ -318,16 +318,16 @@ class DesignPoint:
         pretraining = training.pretraining()
         if pretraining is not None:
             pre_key = self.pretraining_key(pretraining)
-            init = self._load_network("pretraining", pre_key)
+            init = self._load_network("pretraining", pre_key, pretraining, arch)
             if init is not None:
                 log.info("pretrain: cache hit (%s): fine-tuning from it", pre_key[:12])
                 use["pretraining"] = "hit"
             else:
                 init = self._fit(pretraining, data, arch, None)
-                self._store_network("pretraining", pre_key, init)
+                self._store_network("pretraining", pre_key, init, pretraining)
                 use["pretraining"] = self._miss
         ann = self._fit(training, data, arch, init)
-        self._store_network(stage, key, ann)
+        self._store_network(stage, key, ann, training)
         use["training"] = self._miss
         return ann, use
 
@@ -341,21 +341,58 @@ class DesignPoint:
         p = self.plugins
         return method.fit(arch, data, p.quantizer, p.coding, seed=int(self.cfg.seed), init=init)
 
-    def _load_network(self, stage: str, key: str) -> TrainedNetwork | None:
+    def _load_network(
+        self, stage: str, key: str, method: TrainingMethod, arch: Architecture
+    ) -> TrainedNetwork | None:
+        """The cached network, or None. Entries hold tensors and plain values only, read
+        with ``weights_only=True``: a planted or tampered entry is rejected, never run."""
+        import pickle
+
         import torch
 
         payload = self.cache.get(stage, key)
-        return None if payload is None else torch.load(io.BytesIO(payload), weights_only=False)
+        if payload is None:
+            return None
+        try:
+            saved = torch.load(io.BytesIO(payload), weights_only=True)
+            module = self._untrained(method, arch)
+            if module is None:
+                return None
+            state = saved["state_dict"]
+            dtypes = [t.dtype for t in state.values() if t.is_floating_point()]
+            if dtypes:
+                module = module.to(dtypes[0])
+            module.load_state_dict(state)
+            info = json.loads(saved["info"])
+            conversion_aware = bool(saved["conversion_aware"])
+        except (pickle.UnpicklingError, RuntimeError, KeyError, TypeError, ValueError) as err:
+            log.warning("%s cache entry %s rejected (%s): training again", stage, key[:12], err)
+            self.cache.remove(stage, key)
+            return None
+        return TrainedNetwork(arch, module.eval(), conversion_aware, info)
 
-    def _store_network(self, stage: str, key: str, network: TrainedNetwork) -> None:
-        if not self.cache.enabled:
-            return
-        import cloudpickle  # also pickles plugins' locally defined modules (by value)
+    def _store_network(
+        self, stage: str, key: str, network: TrainedNetwork, method: TrainingMethod
+    ) -> None:
+        if not self.cache.enabled or self._untrained(method, network.architecture) is None:
+            return  # a method that cannot rebuild its module from weights is not cached
         import torch
 
         buffer = io.BytesIO()
-        torch.save(network, buffer, pickle_module=cloudpickle)
+        saved = {
+            "state_dict": network.module.state_dict(),
+            "conversion_aware": network.conversion_aware,
+            "info": json.dumps(network.info, default=str),
+        }
+        torch.save(saved, buffer)  # tensors and plain values: loadable with weights_only=True
         self.cache.put(stage, key, buffer.getvalue())
+
+    def _untrained(self, method: TrainingMethod, arch: Architecture) -> Any:
+        """``method.untrained(...)`` without touching the global random state."""
+        import torch
+
+        with torch.random.fork_rng(devices=[]):
+            return method.untrained(arch, self.plugins.quantizer, self.plugins.coding)
 
     def _workload(self, arch: Architecture, sim: SimulationResult) -> Workload:
         coding, quantizer = self.plugins.coding, self.plugins.quantizer

@@ -11,6 +11,7 @@ from plugins.training._common import OptimizationSettings
 if TYPE_CHECKING:
     from dse.architecture import Architecture
     from dse.interfaces import DataSplits, SpikeCoding, WeightQuantizer
+    from plugins.training._network import Network
     from plugins.training.standard import StandardTraining
 
 _INITS = ("scratch", "standard")
@@ -68,6 +69,15 @@ class ConversionAwareTraining(OptimizationSettings, TrainingMethod):
             return None
         return StandardTraining(**{**self.optimization(), "epochs": self.pretrain_epochs})
 
+    def untrained(
+        self, arch: Architecture, quantizer: WeightQuantizer, coding: SpikeCoding
+    ) -> Network:
+        from plugins.training._network import Network
+
+        return Network(
+            arch, coding.activation, quantizer, coding.input_encoder(), coding.accumulator
+        )
+
     def fit(
         self,
         arch: Architecture,
@@ -79,17 +89,16 @@ class ConversionAwareTraining(OptimizationSettings, TrainingMethod):
     ) -> TrainedNetwork:
         import torch
 
-        from plugins.training._network import Network, train_network
+        from plugins.training._network import train_network
 
         coding.check_architecture(arch)
         pretraining = self.pretraining()
         if init is None and pretraining is not None:
             init = pretraining.fit(arch, data, quantizer, coding, seed)
-        encoder = coding.input_encoder()
         info: dict[str, float | str] = {"init": self.init}
         with torch.random.fork_rng(devices=[]):  # seed locally, leave global RNG untouched
             torch.manual_seed(seed)
-            module = Network(arch, coding.activation, quantizer, encoder, coding.accumulator)
+            module = self.untrained(arch, quantizer, coding)
             if init is not None:
                 module.load_state_dict(init.module.state_dict())
                 info.update({f"pretrain_{k}": v for k, v in init.info.items()})

@@ -10,6 +10,7 @@ from plugins.training._common import OptimizationSettings
 if TYPE_CHECKING:
     from dse.architecture import Architecture
     from dse.interfaces import DataSplits, SpikeCoding, WeightQuantizer
+    from plugins.training._network import Network
 
 
 class StandardTraining(OptimizationSettings, TrainingMethod):
@@ -43,6 +44,15 @@ class StandardTraining(OptimizationSettings, TrainingMethod):
             device=device,
         )
 
+    def untrained(
+        self, arch: Architecture, quantizer: WeightQuantizer, coding: SpikeCoding
+    ) -> Network:
+        from torch import nn
+
+        from plugins.training._network import Network
+
+        return Network(arch, nn.ReLU)
+
     def fit(
         self,
         arch: Architecture,
@@ -62,11 +72,10 @@ class StandardTraining(OptimizationSettings, TrainingMethod):
     def _train(self, arch, data, seed, *, desc, epochs=None):  # noqa: ANN001, ANN202
         """A ReLU network trained for ``epochs`` (default: self.epochs); call under a seed."""
         import torch
-        from torch import nn
 
-        from plugins.training._network import Network, train_network
+        from plugins.training._network import train_network
 
-        module = Network(arch, nn.ReLU)
+        module = self.untrained(arch, None, None)  # type: ignore[arg-type]  # ReLU: neither used
         generator = torch.Generator().manual_seed(seed)
         settings = self.optimization()
         if epochs is not None:

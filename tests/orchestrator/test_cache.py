@@ -5,6 +5,8 @@ from __future__ import annotations
 import multiprocessing as mp
 from pathlib import Path
 
+import pytest
+
 from dse.cache import StageCache, stable_hash
 from dse.pipeline import load_data
 from plugins.datasets.synthetic import Synthetic
@@ -102,3 +104,42 @@ def test_core_fingerprint_covers_stage_modules_only(tmp_path: Path) -> None:
     original = cache.core_fingerprint(copies["original"])
     assert cache.core_fingerprint(copies["report_edited"]) == original
     assert cache.core_fingerprint(copies["data_edited"]) != original
+
+
+class _Payload:
+    """Unpickling this would run a shell command that creates ``marker``."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):  # noqa: ANN204
+        import os
+
+        return (os.system, (f"touch {self.marker}",))
+
+
+@pytest.mark.slow
+def test_planted_training_entry_is_rejected_never_executed(tmp_path: Path) -> None:
+    """A cache entry with a valid checksum whose pickle would run code: rejected, retrained."""
+    import io
+
+    import torch
+    from conftest import run_dse
+
+    args = ["training.epochs=1", "tracking.breakdown_chart=false", f"paths.outputs={tmp_path}/out"]
+    first = run_dse(args, cwd=tmp_path)
+    assert first.returncode == 0, first.stderr[-2000:]
+    entries = [p for p in (tmp_path / "out" / "cache" / "training").iterdir() if p.is_file()]
+    assert len(entries) == 1
+    marker = tmp_path / "executed"
+    buffer = io.BytesIO()
+    torch.save({"state_dict": _Payload(marker), "conversion_aware": True, "info": "{}"}, buffer)
+    StageCache(tmp_path / "out" / "cache").put("training", entries[0].name, buffer.getvalue())
+    for stale in (tmp_path / "out" / "cache" / "simulation").iterdir():
+        stale.unlink()  # so the next run must load the training entry
+    second = run_dse(args, cwd=tmp_path)
+    assert second.returncode == 0, second.stderr[-2000:]
+    assert not marker.exists()
+    assert "training: miss" in second.stdout  # trained again, from scratch
+    logs = sorted((tmp_path / "out" / "runs").glob("*/*.log"))
+    assert "training cache entry" in logs[-1].read_text() and "rejected" in logs[-1].read_text()
