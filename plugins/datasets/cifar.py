@@ -97,14 +97,41 @@ class _Cifar(Dataset):
         )
 
 
+class _BatchUnpickler(pickle.Unpickler):
+    """Admits only what the published batches hold (dicts, lists, strings, numpy arrays):
+    any other global in the stream is an error, so a planted file cannot run code."""
+
+    ALLOWED = frozenset(
+        {
+            ("numpy.core.multiarray", "_reconstruct"),  # numpy < 2 array pickles
+            ("numpy._core.multiarray", "_reconstruct"),  # numpy >= 2
+            ("numpy", "ndarray"),
+            ("numpy", "dtype"),
+            ("_codecs", "encode"),  # how protocol 2 writes Python 3 bytes
+        }
+    )
+
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) in self.ALLOWED:
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"refusing {module}.{name}: batches hold only arrays")
+
+
 def _read(folder: Path, files: tuple[str, ...], label_key: str) -> tuple[Any, Any]:
     """uint8 images (N, 3, 32, 32) and int64 labels (N,) from pickle batches."""
     import numpy as np
 
     xs, ys = [], []
     for name in files:
-        with open(folder / name, "rb") as f:
-            batch = pickle.load(f, encoding="bytes")
+        try:
+            with open(folder / name, "rb") as f:
+                batch = _BatchUnpickler(f, encoding="bytes").load()
+        except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError) as err:
+            raise DatasetError(
+                f"{folder / name}: not a CIFAR python batch ({type(err).__name__}: {err})"
+            ) from None
+        if not isinstance(batch, dict):
+            raise DatasetError(f"{folder / name}: not a CIFAR python batch (no dict inside)")
         batch = {k.decode() if isinstance(k, bytes) else k: v for k, v in batch.items()}
         for key in ("data", label_key):
             if key not in batch:

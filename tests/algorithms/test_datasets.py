@@ -205,6 +205,30 @@ def test_cifar_wrong_file_content_is_a_dataset_error(tmp_path: Path) -> None:
         Cifar10(root=str(tmp_path)).load()
 
 
+class _Payload:
+    """Unpickling this would run a shell command creating ``marker``."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):  # noqa: ANN204
+        import os
+
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_cifar_planted_or_garbage_batch_is_an_error_never_executed(tmp_path: Path) -> None:
+    folder = make_cifar10(tmp_path / "data")
+    marker = tmp_path / "executed"
+    _dump(folder / "data_batch_3", {"data": _Payload(marker), "labels": [0]})
+    with pytest.raises(DatasetError, match=r"data_batch_3: not a CIFAR python batch.*refusing"):
+        Cifar10(root=str(tmp_path / "data")).load()
+    assert not marker.exists()
+    (folder / "data_batch_3").write_bytes(b"garbage, not a pickle")
+    with pytest.raises(DatasetError, match="data_batch_3: not a CIFAR python batch"):
+        Cifar10(root=str(tmp_path / "data")).load()
+
+
 @pytest.mark.parametrize(
     "kwargs, field",
     [
