@@ -124,6 +124,12 @@ class TTFSLogAccumulator(Accumulator):
     pixels; the first layer's weights are divided by theta at conversion), and its
     potential V (integer LSBs) is the ANN's pre-activation y = V * theta * 2^-frac_bits.
 
+    Gradient: that of the float op x * w + b (straight-through), except in a spiking
+    layer that can saturate, where it flows through the step-by-step dynamics: each
+    step's sum straight-through its truncation, each saturation's clip exact. (With the
+    float op's gradient alone, training at 9/7 bits drove hidden potentials into
+    saturation: 79 % on digits instead of 97 %.)
+
     Cost: when the weights rule out both truncation (every product a whole number of
     LSBs) and saturation (sum |w| 2^frac_bits + |bias| below the range), the float op with
     the bias rounded to the LSB *is* the accumulator: one conv, as without this model.
@@ -131,8 +137,9 @@ class TTFSLogAccumulator(Accumulator):
     first layer elementwise truncation and saturation; for a spiking layer that cannot
     saturate, one conv per input time step whose products lose bits (the float sum minus
     what truncation drops: with log weights only the smallest levels at the latest
-    steps); otherwise (saturation is per step; non-dyadic weights truncate at every step)
-    one conv per input time step.
+    steps); otherwise (non-dyadic weights truncate at every step) one conv per input time
+    step. A spiking layer that can saturate costs, while training, two convs per input
+    time step (truncated sums, and float sums with their backward pass).
     """
 
     def __init__(
@@ -171,19 +178,26 @@ class TTFSLogAccumulator(Accumulator):
         b_int = torch.round(bias.detach() * (2.0**F / theta))  # stored rounded to the LSB
         b_snn = b_int * (theta * 2.0**-F)
         b_ste = b_snn + (bias - bias.detach())  # forward: exactly b_snn; gradient: bias's
-        # Largest |partial sum| any order of events can reach (every input value <= unit).
-        bound = float(w.abs().reshape(w.shape[0], -1).sum(1).max()) * 2.0**F
-        saturates = bound + float(b_int.abs().max()) > hi
-        # First input time step whose products can lose bits (T: none). Pixels are
-        # k * 2^-8: a product is whole for every k iff w 2^(F-8) is.
-        first_cut = T
-        if analog:
-            first_cut = 0 if not _whole(w * 2.0 ** (F - PIXEL_FRAC_BITS)) else T
-        else:  # w 2^(F-t) whole for t implies whole for every earlier t
+        # Largest |partial sum| any order of events can reach (every input value <= unit),
+        # and whether a product can lose bits: pixels are k 2^-8 (whole for every k iff
+        # w 2^(F-8) is), spikes 2^-t (t <= T-1). One host sync for both (GPU training).
+        finest = w * 2.0 ** (F - (PIXEL_FRAC_BITS if analog else T - 1))
+        bound_t = w.abs().reshape(w.shape[0], -1).sum(1).max() * 2.0**F + b_int.abs().max()
+        cuts_t = (finest != torch.round(finest)).any().to(bound_t.dtype)
+        bound, cuts = torch.stack([bound_t, cuts_t]).tolist()
+        saturates = bound > hi
+        first_cut = T  # first input time step whose products can lose bits (T: none)
+        if cuts and analog:
+            first_cut = 0
+        elif cuts:  # w 2^(F-t) whole for t implies whole for every earlier t
+            first_cut -= 1
             while first_cut > 0 and not _whole(w * 2.0 ** (F - first_cut + 1)):
                 first_cut -= 1
         if first_cut == T and not saturates:  # the float sum is the SNN's: no extra cost
             return _weighted(spec, x, weight, b_ste)
+        training = torch.is_grad_enabled() and (x.requires_grad or weight.requires_grad)
+        if saturates and not analog and training:
+            return self._through_steps(spec, x, weight, bias, unit)
         y = _weighted(spec, x, weight, None)  # the float op carries the gradient
         shape = (1, -1, 1, 1) if isinstance(spec, Conv2d) else (1, -1)
         with torch.no_grad():
@@ -212,6 +226,40 @@ class TTFSLogAccumulator(Accumulator):
             return v  # exact (adding the zero below is exact too, but costs a pass)
         y = y + b_ste.reshape(shape)
         return v + (y - y.detach())  # forward exactly v, gradient of the float op
+
+    def _through_steps(
+        self,
+        spec: Conv2d | Linear,
+        x: torch.Tensor,
+        weight: torch.Tensor,
+        bias: torch.Tensor,
+        unit: float,
+    ) -> torch.Tensor:
+        """A spiking layer that may saturate, while training: the same forward values,
+        with gradients through the step dynamics (each step's sum straight-through its
+        truncation, each saturation's clip exact), so training sees what saturation does."""
+        import torch
+
+        T, F, theta = self.time_window, self.frac_bits, self.threshold
+        lo, hi = -(2.0 ** (self.accumulator_bits - 1)), 2.0 ** (self.accumulator_bits - 1) - 1
+        shape = (1, -1, 1, 1) if isinstance(spec, Conv2d) else (1, -1)
+        code = torch.round(x.detach() * (2.0 ** (T - 1) / unit))  # 2^(T-1-t)
+        b = bias * (2.0**F / theta)
+        v = torch.clamp(_straight_through(b, torch.round(b.detach())), lo, hi).reshape(shape)
+        for t in range(T):
+            spikes = (code == 2.0 ** (T - 1 - t)).to(x.dtype)
+            w = weight * (unit / theta * 2.0 ** (F - t))  # LSBs per spike at t
+            with torch.no_grad():  # forward: the truncated products of the spikes at t
+                exact = _weighted(spec, spikes, torch.trunc(w), None)
+            # backward: that of the float products x * weight (in LSBs)
+            f = _weighted(spec, x * (spikes * (2.0**t / unit)), w, None)
+            v = torch.clamp(v + _straight_through(f, exact), lo, hi)
+        return v * (theta * 2.0**-F)
+
+
+def _straight_through(x: torch.Tensor, value: torch.Tensor) -> torch.Tensor:
+    """``value`` in the forward pass (exactly), the gradient of ``x`` in the backward."""
+    return value.detach() + (x - x.detach())
 
 
 def _whole(x: torch.Tensor) -> bool:

@@ -118,13 +118,13 @@ def test_uniform_weights_are_modelled_too(encoding: str) -> None:
         assert seen[0] > 0
 
 
-def test_gradient_is_the_float_ops() -> None:
-    """Straight-through: the accumulator's backward is that of conv(x, w) + b."""
-    coding = TTFSLogCoding(time_window=6, accumulator_bits=9, frac_bits=7, input_encoding="spikes")
+def test_gradient_is_the_float_ops_where_nothing_can_saturate() -> None:
+    """Truncation only: forward the SNN's sums, backward that of conv(x, w) + b."""
+    coding = TTFSLogCoding(time_window=6, accumulator_bits=32, frac_bits=7, input_encoding="spikes")
     spec = ARCH.layers[0]
     g = torch.Generator().manual_seed(5)
     x = (2.0 ** -torch.randint(0, 6, (4, 2, 6, 6), generator=g)).requires_grad_()
-    w = (LogQuantizer(5).quantize(torch.randn(4, 2, 3, 3, generator=g)) * 3).requires_grad_()
+    w = LogQuantizer(5).quantize(torch.randn(4, 2, 3, 3, generator=g)).requires_grad_()
     b = torch.randn(4, generator=g).requires_grad_()
     for acc in (coding.accumulator(first=True), coding.accumulator(first=False)):
         y = acc(spec, x, w, b)
@@ -135,7 +135,51 @@ def test_gradient_is_the_float_ops() -> None:
         for got, want in zip(grads, ref_grads, strict=True):
             assert torch.allclose(got, want, atol=1e-5)
         with torch.no_grad():
-            assert not torch.equal(acc(spec, x, w, b), ref)  # the forward is not the float op
+            assert torch.equal(acc(spec, x, w, b), y.detach())  # the same forward values
+            assert not torch.equal(y.detach(), ref)  # which are not the float op's
+
+
+def _unrolled(x, w, b, T: int, F: int, B: int):  # noqa: ANN001, ANN202
+    """Reference for a saturating linear layer (theta = 1, hidden inputs 2^-t), in LSBs:
+    per input time step, the products one by one (forward truncated, backward the float
+    products x * w), the sum clipped after each step (the clip's exact gradient)."""
+    lo, hi = -(2.0 ** (B - 1)), 2.0 ** (B - 1) - 1
+    bl = b * 2.0**F
+    v = torch.clamp(torch.round(bl.detach()) + (bl - bl.detach()), lo, hi).expand(x.shape[0], -1)
+    for t in range(T):
+        at_t = (x.detach() == 2.0**-t).to(x.dtype)  # (N, I): inputs spiking at t
+        exact = at_t[:, None, :] * torch.trunc(w.detach() * 2.0 ** (F - t))[None]
+        real = (x * at_t)[:, None, :] * w[None] * 2.0**F  # (N, O, I)
+        v = torch.clamp(v + (exact + (real - real.detach())).sum(-1), lo, hi)
+    return v * 2.0**-F
+
+
+def test_saturating_layers_train_through_their_steps() -> None:
+    """Where the sum can saturate, gradients follow the step-by-step dynamics: a neuron
+    clipped at the range's end stops passing gradient to what came before."""
+    T, F, B = 6, 7, 9
+    coding = TTFSLogCoding(time_window=T, accumulator_bits=B, frac_bits=F)
+    acc = coding.accumulator(first=False)
+    spec = Linear(7)
+    g = torch.Generator().manual_seed(7)
+    x = (2.0 ** -torch.randint(0, T + 2, (16, 20), generator=g)).double()
+    x = torch.where(x >= 2.0 ** -(T - 1), x, torch.zeros_like(x)).requires_grad_()
+    w = (LogQuantizer(5).quantize(torch.randn(7, 20, generator=g)) * 2).double().requires_grad_()
+    b = torch.randn(7, generator=g, dtype=torch.float64).requires_grad_()
+    y = acc(spec, x, w, b)
+    ref = _unrolled(x, w, b, T, F, B)
+    assert torch.equal(y.detach(), ref.detach())
+    with torch.no_grad():
+        assert torch.equal(acc(spec, x, w, b), y.detach())  # eval mode: the same values
+    bounds = (y.detach() == -(2.0 ** (B - 1 - F))) | (y.detach() == 2.0 ** (B - 1 - F) - 2.0**-F)
+    assert 0 < int(bounds.sum()) < bounds.numel()  # some neurons saturate, not all
+    upstream = torch.randn(y.shape, generator=g, dtype=torch.float64)
+    grads = torch.autograd.grad((y * upstream).sum(), (x, w, b))
+    ref_grads = torch.autograd.grad((ref * upstream).sum(), (x, w, b))
+    for got, want in zip(grads, ref_grads, strict=True):
+        assert torch.allclose(got, want, rtol=1e-12, atol=1e-12)
+    float_grads = torch.autograd.grad((torch.nn.functional.linear(x, w, b) * upstream).sum(), w)
+    assert not torch.allclose(grads[1], float_grads[0])  # not the float op's gradient
 
 
 def test_wide_accumulator_costs_one_op_per_layer(monkeypatch: pytest.MonkeyPatch) -> None:
