@@ -169,8 +169,8 @@ class Accumulator(ABC):
         """The layer's pre-activation, as the ANN sees it (ANN units): in the forward
         pass exactly the potential the SNN's accumulator reaches for input ``x`` (the
         previous activation's values), quantized ``weight`` and ``bias``; in the backward
-        pass the gradient of the float op ``spec(x, weight) + bias`` (straight-through).
-        With gradients off the result is exact (no straight-through rounding)."""
+        pass a gradient to train with (e.g. straight-through: that of the float op
+        ``spec(x, weight) + bias``). With gradients off the result is exact."""
 
 
 class SpikeCoding(ABC):
