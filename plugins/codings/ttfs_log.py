@@ -174,27 +174,34 @@ class TTFSLogAccumulator(Accumulator):
         lo, hi = -(2.0 ** (self.accumulator_bits - 1)), 2.0 ** (self.accumulator_bits - 1) - 1
         unit = theta if self.inputs == "hidden" else 1.0
         analog = self.inputs == "analog"
-        w = weight.detach() * (unit / theta)  # the SNN's weights (per input unit)
+        scale = unit / theta  # ANN weight -> the SNN's weight (per input unit)
         b_int = torch.round(bias.detach() * (2.0**F / theta))  # stored rounded to the LSB
-        b_snn = b_int * (theta * 2.0**-F)
-        b_ste = b_snn + (bias - bias.detach())  # forward: exactly b_snn; gradient: bias's
+        b_snn = _straight_through(bias, b_int * (theta * 2.0**-F))  # gradient: the bias's
         # Largest |partial sum| any order of events can reach (every input value <= unit),
         # and whether a product can lose bits: pixels are k 2^-8 (whole for every k iff
-        # w 2^(F-8) is), spikes 2^-t (t <= T-1). One host sync for both (GPU training).
-        finest = w * 2.0 ** (F - (PIXEL_FRAC_BITS if analog else T - 1))
-        bound_t = w.abs().reshape(w.shape[0], -1).sum(1).max() * 2.0**F + b_int.abs().max()
-        cuts_t = (finest != torch.round(finest)).any().to(bound_t.dtype)
-        bound, cuts = torch.stack([bound_t, cuts_t]).tolist()
+        # w 2^(F-8) is), spikes 2^-t (t <= T-1). Few ops and one host sync: this runs in
+        # every forward pass (on a GPU too).
+        finest = weight.detach() * (scale * 2.0 ** (F - (PIXEL_FRAC_BITS if analog else T - 1)))
+        dims = tuple(range(1, weight.dim()))
+        row_sum, b_max, cut = torch.stack(
+            [
+                torch.linalg.vector_norm(weight.detach(), 1, dim=dims).max(),
+                b_int.abs().max(),
+                finest.frac().abs().max(),
+            ]
+        ).tolist()
+        bound = row_sum * scale * 2.0**F + b_max
         saturates = bound > hi
+        if not cut and not saturates:  # the float sum is the SNN's: no extra cost
+            return _weighted(spec, x, weight, b_snn)
+        w = weight.detach() * scale  # the SNN's weights
         first_cut = T  # first input time step whose products can lose bits (T: none)
-        if cuts and analog:
+        if cut and analog:
             first_cut = 0
-        elif cuts:  # w 2^(F-t) whole for t implies whole for every earlier t
+        elif cut:  # w 2^(F-t) whole for t implies whole for every earlier t
             first_cut -= 1
             while first_cut > 0 and not _whole(w * 2.0 ** (F - first_cut + 1)):
                 first_cut -= 1
-        if first_cut == T and not saturates:  # the float sum is the SNN's: no extra cost
-            return _weighted(spec, x, weight, b_ste)
         training = torch.is_grad_enabled() and (x.requires_grad or weight.requires_grad)
         if saturates and not analog and training:
             return self._through_steps(spec, x, weight, bias, unit)
@@ -224,7 +231,7 @@ class TTFSLogAccumulator(Accumulator):
             v = torch.clamp(v, lo, hi) * (theta * 2.0**-F)
         if not torch.is_grad_enabled():
             return v  # exact (adding the zero below is exact too, but costs a pass)
-        y = y + b_ste.reshape(shape)
+        y = y + b_snn.reshape(shape)
         return v + (y - y.detach())  # forward exactly v, gradient of the float op
 
     def _through_steps(
