@@ -203,6 +203,30 @@ def fold_batch_norm(module: Network) -> list[LayerParams]:
     return module.export()
 
 
+def firing_scales(
+    module: Network, calibration: Split, *, percentile: float, samples: int
+) -> list[float]:
+    """Per weighted layer, the ``percentile`` of its positive activations on the first
+    ``samples`` calibration images (Diehl et al. 2015; Rueckauer et al. 2017): the value
+    that should sit at the firing threshold. 1.0 for the read-out (it does not fire) and
+    for a layer that is never positive."""
+    from dse.data import to_float
+
+    was_training = module.training
+    module.eval()
+    with torch.no_grad():
+        outs = module.trace(to_float(calibration.x[:samples]))
+    module.train(was_training)
+    weighted = [i for i, layer in enumerate(module.layers) if isinstance(layer, WeightedLayer)]
+    scales = []
+    for i in weighted:
+        act = outs[i].detach().to(torch.float64).flatten()
+        act = act[act > 0]
+        scale = float(np.percentile(act.numpy(), percentile)) if act.numel() else 1.0
+        scales.append(scale if i != weighted[-1] and scale > 0 else 1.0)
+    return scales
+
+
 def balance_thresholds(
     module: Network,
     params: list[LayerParams],
@@ -212,42 +236,50 @@ def balance_thresholds(
     samples: int,
     power_of_two: bool,
 ) -> tuple[list[LayerParams], list[float]]:
-    """Data-based weight normalisation (Diehl et al. 2015; Rueckauer et al. 2017).
+    """Data-based weight normalisation of exported parameters (standard conversion).
 
-    lambda_l = ``percentile`` of layer l's positive ANN (ReLU) activations on the first
-    ``samples`` calibration images. W_l <- W_l * lambda_{l-1} / lambda_l, b_l <- b_l /
+    lambda_l = :func:`firing_scales`. W_l <- W_l * lambda_{l-1} / lambda_l, b_l <- b_l /
     lambda_l (lambda_0 = 1 for pixels; the read-out keeps lambda_L = 1), so every firing
     layer's activations are expressed in units of its threshold. With ``power_of_two``
     each lambda is rounded to a power of two (in the log domain), so rescaled log weights
     stay on power-of-two levels. Returns the new parameters and the lambdas used.
     """
-    from dse.data import to_float
-
-    x = to_float(calibration.x[:samples])
-    module.eval()
-    with torch.no_grad():
-        outs = module.trace(x)
+    lambdas = firing_scales(module, calibration, percentile=percentile, samples=samples)
+    if power_of_two:
+        lambdas = [2.0 ** round(math.log2(lam)) for lam in lambdas]
     weighted = [i for i, p in enumerate(params) if p.weight is not None]
-    lambdas: list[float] = []
-    prev = 1.0
     new = list(params)
-    for i in weighted:
+    prev = 1.0
+    for i, lam in zip(weighted, lambdas, strict=True):
         p = params[i]
-        fires = i != weighted[-1]
-        if fires:
-            act = outs[i].detach().to(torch.float64).flatten()
-            act = act[act > 0]
-            lam = float(np.percentile(act.numpy(), percentile)) if act.numel() else 1.0
-            lam = lam if lam > 0 else 1.0
-            if power_of_two:
-                lam = 2.0 ** round(math.log2(lam))
-        else:
-            lam = 1.0
         assert p.weight is not None and p.bias is not None
         new[i] = LayerParams(p.spec, p.weight * (prev / lam), p.bias / lam)
-        lambdas.append(lam)
         prev = lam
     return new, lambdas
+
+
+def rescale_activations(module: Network, scales: list[float], threshold: float) -> None:
+    """Rescale a network in place so that weighted layer l's output is multiplied by
+    threshold / scales[l] (the read-out's scale stays 1): the same function up to those
+    factors, with each layer's ``firing_scales`` value moved onto the threshold.
+
+    Each layer's weight is divided by the factor its input was multiplied by; the output
+    factor goes into batch norm's affine parameters (its statistics stay valid) or, for a
+    layer without batch norm, into weight and bias.
+    """
+    weighted = [layer for layer in module.layers if isinstance(layer, WeightedLayer)]
+    previous = 1.0
+    with torch.no_grad():
+        for k, (layer, scale) in enumerate(zip(weighted, scales, strict=True)):
+            factor = 1.0 if k == len(weighted) - 1 else threshold / scale
+            layer.weight.div_(previous)
+            if layer.bn is not None:
+                layer.bn.weight.mul_(factor)
+                layer.bn.bias.mul_(factor)
+            else:
+                layer.weight.mul_(factor)
+                layer.bias.mul_(factor)
+            previous = factor
 
 
 def train_network(

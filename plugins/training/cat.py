@@ -28,7 +28,10 @@ class ConversionAwareTraining(OptimizationSettings, TrainingMethod):
     and in eval mode computes the quantized ANN exactly, so the SNN can reproduce it bit
     for bit.
     ``init=standard`` first trains a ReLU float network for ``pretrain_epochs`` and
-    fine-tunes it with CAT.
+    fine-tunes it with CAT, after rescaling it so that each layer's ``init_percentile``-th
+    activation on 512 training images sits at the coding's threshold (data-based
+    normalisation, Diehl et al. 2015): ReLU activations far above the threshold would
+    otherwise all saturate at the first CAT step.
     """
 
     depends_on: ClassVar[tuple[str, ...]] = ("quantizer", "coding")
@@ -45,6 +48,7 @@ class ConversionAwareTraining(OptimizationSettings, TrainingMethod):
         device: str = "auto",
         init: str = "scratch",
         pretrain_epochs: int = 10,
+        init_percentile: float = 99.9,
     ) -> None:
         self._set_optimization(
             epochs=int(epochs),
@@ -58,8 +62,15 @@ class ConversionAwareTraining(OptimizationSettings, TrainingMethod):
         )
         require(init in _INITS, "training.init", f"must be one of {_INITS}", init)
         require(pretrain_epochs >= 0, "training.pretrain_epochs", "must be >= 0", pretrain_epochs)
+        require(
+            0 < init_percentile <= 100,
+            "training.init_percentile",
+            "must be in (0, 100]",
+            init_percentile,
+        )
         self.init = init
         self.pretrain_epochs = int(pretrain_epochs)
+        self.init_percentile = float(init_percentile)
 
     def pretraining(self) -> StandardTraining | None:
         """With ``init=standard``: the ReLU training CAT fine-tunes (cached by the orchestrator)."""
@@ -89,7 +100,7 @@ class ConversionAwareTraining(OptimizationSettings, TrainingMethod):
     ) -> TrainedNetwork:
         import torch
 
-        from plugins.training._network import train_network
+        from plugins.training._network import firing_scales, rescale_activations, train_network
 
         coding.check_architecture(arch)
         pretraining = self.pretraining()
@@ -101,6 +112,11 @@ class ConversionAwareTraining(OptimizationSettings, TrainingMethod):
             module = self.untrained(arch, quantizer, coding)
             if init is not None:
                 module.load_state_dict(init.module.state_dict())
+                scales = firing_scales(
+                    init.module, data.train, percentile=self.init_percentile, samples=512
+                )
+                rescale_activations(module, scales, getattr(coding, "threshold", 1.0))
+                info["init_scales"] = " ".join(f"{s:.3g}" for s in scales)
                 info.update({f"pretrain_{k}": v for k, v in init.info.items()})
             generator = torch.Generator().manual_seed(seed + 1)
             info.update(

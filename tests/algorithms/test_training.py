@@ -123,3 +123,37 @@ def test_training_device_is_checked_and_auto_matches_cpu():
             for d in ("auto", "cpu")
         ]
         assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
+
+
+@pytest.mark.parametrize("batch_norm", [False, True])
+def test_rescaling_moves_each_layers_percentile_onto_the_threshold(batch_norm, digits) -> None:  # noqa: ANN001
+    """The rescaled ReLU network computes the same classes, with every firing layer's
+    chosen percentile at the threshold (what CAT's init=standard starts from)."""
+    from plugins.training._network import firing_scales, rescale_activations
+
+    arch = SmallCNN(hidden=16, batch_norm=batch_norm).build(digits.input_shape, 10)
+    ann = StandardTraining(epochs=2).fit(arch, digits, LogQuantizer(5), TTFSLogCoding(), seed=0)
+    x = digits.test.x
+    with torch.no_grad():
+        before = ann.module(x)
+    scales = firing_scales(ann.module, digits.train, percentile=99.0, samples=512)
+    assert len(scales) == 5 and scales[-1] == 1.0 and all(s > 0 for s in scales)
+    assert max(scales[:-1]) > 1.5  # ReLU activations overshoot the threshold 0.5 below
+    rescale_activations(ann.module, scales, threshold=0.5)
+    with torch.no_grad():
+        after = ann.module(x)
+    assert torch.allclose(before, after, rtol=1e-4, atol=1e-4)  # the read-out is unchanged
+    moved = firing_scales(ann.module, digits.train, percentile=99.0, samples=512)
+    assert moved[:-1] == pytest.approx([0.5] * 4, rel=1e-4)
+
+
+def test_cat_from_standard_starts_at_the_threshold(digits) -> None:  # noqa: ANN001
+    arch = SmallCNN().build(digits.input_shape, 10)
+    coding, quantizer = TTFSLogCoding(threshold=1.0), LogQuantizer(5)
+    pre = StandardTraining(epochs=2).fit(arch, digits, quantizer, coding, seed=0)
+    cat = ConversionAwareTraining(epochs=1, init="standard", init_percentile=99.0)
+    ann = cat.fit(arch, digits, quantizer, coding, seed=0, init=pre)
+    scales = [float(s) for s in ann.info["init_scales"].split()]
+    assert len(scales) == 4 and scales[-1] == 1.0 and max(scales) > 1.0
+    with pytest.raises(ConfigError, match="training.init_percentile"):
+        ConversionAwareTraining(init_percentile=0)
