@@ -26,6 +26,7 @@ from dse import cache as cache_mod
 from dse.architecture import Architecture, static_workload
 from dse.config import check_plugin_config
 from dse.errors import ConfigError, DseError, PluginError
+from dse.guards import check_report, guard_quantizer
 from dse.interfaces import (
     PLUGIN_KINDS,
     AccumulatorActivity,
@@ -211,6 +212,12 @@ class DesignPoint:
         self.cache = cache
         # config names of the chosen plugins (e.g. coding -> "ttfs_log"), for the workload
         self.choices = choices or {}
+        # the first weights the quantizer sees (training or conversion) are spot-checked
+        guard_quantizer(plugins.quantizer, self._name("quantizer"))
+
+    def _name(self, group: str) -> str:
+        """The plugin's config name (``hardware=<name>``), else its class name."""
+        return self.choices.get(group) or type(getattr(self.plugins, group)).__name__
 
     # ----------------------------------------------------------------- cache keys
     def training_key(self) -> str:
@@ -261,6 +268,8 @@ class DesignPoint:
                 ).encode(),
             )
         reports = {s: self.plugins.hardware.estimate(m.workload) for s, m in measurements.items()}
+        for split, report in reports.items():  # never record a NaN or negative price
+            check_report(report, self._name("hardware"), split)
         return DesignPointResult(measurements, reports, cache_use, training_info)
 
     def prepare(self) -> tuple[Any, Architecture]:

@@ -183,6 +183,28 @@ class SweepCallback(Callback):
         print(f"  mlflow ui --backend-store-uri {config.tracking.uri}")
 
 
+def fail_sweep(config: DictConfig, message: str, record_front: bool = True) -> None:
+    """End a multirun that failed: the front of its finished runs recorded on the parent
+    run (``record_front``), tag ``dse.error`` = ``message``, status FAILED (never left
+    RUNNING). The finished child runs stay as they are. Best effort: a tracking error here
+    is logged, so the sweep's own error is the one the user sees."""
+    run_id = read_parent_run_id(config.hydra.sweep.dir)
+    if run_id is None:
+        return
+    try:
+        client = connect(config.tracking.uri)
+        if record_front:
+            from dse.pareto import Constraint, Objective, record_sweep_front
+
+            objectives = [Objective(o.metric, o.direction) for o in config.search.objectives]
+            constraints = [Constraint.parse(c) for c in config.search.constraints]
+            record_sweep_front(client, run_id, objectives, constraints)
+        client.set_tag(run_id, "dse.error", message[:5000])
+        client.set_terminated(run_id, "FAILED")
+    except Exception as err:  # noqa: BLE001 - the sweep's failure is what to report
+        log.warning("could not mark MLflow parent run %s FAILED: %s", run_id, err)
+
+
 # --------------------------------------------------------------------------- design points
 
 

@@ -261,6 +261,13 @@ class DseOptunaSweeper(Sweeper):
                 tracker.stopped(message)
                 # One clear line, no traceback (the callback's on_multirun_end does not run).
                 raise SystemExit(f"error: {message}")
+        if failures == done:  # nothing to report: a broken setup, not a bad region
+            message = (
+                f"all {done} trials of this sweep failed (hydra.sweeper.max_failure_rate="
+                f"{self.max_failure_rate} let it go on). Last error: {last_error}"
+            )
+            tracker.stopped(message)
+            raise SystemExit(f"error: {message}")
 
         self._report(study, start, summary, tracker)
         return summary

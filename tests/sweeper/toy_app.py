@@ -23,8 +23,9 @@ def main(cfg: DictConfig) -> dict:
     parent = tracking.read_parent_run_id(HydraConfig.get().sweep.dir)
     run_id = tracking.start_design_run(client, exp, cfg, {}, f"x{cfg.x}", parent)
     trial = int(cfg.tracking.tags.get("optuna_trial", -1))
-    if trial == cfg.fail_trial:
-        err = RuntimeError(f"toy design point {trial} diverged")
+    # +fail_x_at_least=N: every design point with x >= N raises (grids, all-failed sweeps)
+    if trial == cfg.fail_trial >= 0 or cfg.x >= cfg.get("fail_x_at_least", float("inf")):
+        err = RuntimeError(f"toy design point {trial} (x={cfg.x}) diverged")
         tracking.fail_design_run(client, run_id, err)
         raise err
     x, y = float(cfg.x), float(cfg.y)
@@ -33,7 +34,7 @@ def main(cfg: DictConfig) -> dict:
         "energy_uj": x * x * (1.0 + y),
         "area_mm2": 0.3 * x,
     }
-    if trial == cfg.cheat_trial:
+    if trial == cfg.cheat_trial >= 0:
         metrics = {"snn_accuracy": 999.0, "energy_uj": 0.001, "area_mm2": 5.0}
     tracking.finish_design_run(client, run_id, metrics, {})
     return {**metrics, "mlflow_run_id": run_id}

@@ -1,0 +1,76 @@
+"""A multirun whose jobs fail ends in one line (no traceback), with the MLflow parent run
+FAILED and the finished runs kept: Hydra's grid (dse_grid) and the Optuna sweeper, on the
+toy app (real MLflow and Optuna stores in tmp_path)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from test_sweeper import APP, CONFIG, children
+
+
+@pytest.fixture()
+def toy(tmp_path: Path):
+    conf = tmp_path / "conf"
+    conf.mkdir()
+    out = tmp_path / "outputs"
+    (conf / "config.yaml").write_text(CONFIG.format(out=out))
+    grid = CONFIG.replace("hydra/sweeper: dse_optuna", "hydra/sweeper: dse_grid")
+    grid = grid[: grid.index("  sweeper:\n")]  # the grid takes its axes from the command line
+    (conf / "grid.yaml").write_text(grid.format(out=out))
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        cmd = [sys.executable, str(APP), "--config-dir", str(conf), *args]
+        return subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+
+    return run, out
+
+
+def _one_error_line(proc: subprocess.CompletedProcess) -> str:
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stdout + proc.stderr
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1 and proc.stderr.strip().endswith(errors[0]), proc.stderr
+    return errors[0]
+
+
+def test_a_raising_job_in_a_grid(toy) -> None:  # noqa: ANN001
+    run, out = toy
+    proc = run("--config-name", "grid", "-m", "x=1,2,3", "+fail_x_at_least=2.5")
+    line = _one_error_line(proc)
+    assert line.startswith("error: 1 of 3 jobs failed; the 2 finished runs are kept. First: job #2")
+    assert "RuntimeError: toy design point -1 (x=3) diverged" in line
+    assert "[job 2] x=3" in proc.stdout  # each failed job: one log line as it happens
+    client, parents, runs = children(out)
+    (parent,) = parents
+    assert parent.info.status == "FAILED"
+    assert parent.data.tags["dse.error"] == line.removeprefix("error: ")
+    status = {r.data.params["x"]: r.info.status for r in runs}
+    assert status == {"1": "FINISHED", "2": "FINISHED", "3": "FAILED"}
+    # the finished runs are on the recorded front, as a grid without failures would have it
+    assert {r.data.tags.get("dse.pareto_optimal") for r in runs if r.data.params["x"] != "3"} == {
+        "true"
+    }
+    assert client.get_metric_history(parent.info.run_id, "pareto_size")[-1].value == 2
+
+
+def test_a_grid_without_failures_still_finishes(toy) -> None:  # noqa: ANN001
+    run, out = toy
+    proc = run("--config-name", "grid", "-m", "x=1,2")
+    assert proc.returncode == 0, proc.stderr
+    _, (parent,), runs = children(out)
+    assert parent.info.status == "FINISHED" and len(runs) == 2
+
+
+def test_a_sweep_whose_trials_all_fail(toy) -> None:  # noqa: ANN001
+    run, out = toy
+    proc = run("-m", "+fail_x_at_least=0", "hydra.sweeper.max_failure_rate=1.0")
+    line = _one_error_line(proc)
+    assert line.startswith("error: all 4 trials of this sweep failed"), line
+    assert "Last error: RuntimeError: toy design point 3" in line
+    _, (parent,), runs = children(out)
+    assert parent.info.status == "FAILED" and "all 4 trials" in parent.data.tags["dse.error"]
+    assert len(runs) == 4 and all(r.info.status == "FAILED" for r in runs)
