@@ -68,20 +68,42 @@ _INPUT_ENCODINGS = ("spikes", "analog")
 
 
 def ttfs_log_quantize(x: torch.Tensor, threshold: float, time_window: int) -> torch.Tensor:
-    """theta * 2^-t for the first t with x >= theta * 2^-t; 0 when x < theta * 2^-(T-1)."""
+    """theta * 2^-t for the first t with x >= theta * 2^-t; 0 when x < theta * 2^-(T-1).
+
+    For float32/float64 the power of two 2^floor(log2 r) is read off the float's exponent
+    bits (four passes over the tensor instead of frexp + ldexp: this runs on every
+    activation of every CAT training step); other dtypes take the frexp route.
+    """
     import torch
 
-    r = torch.clamp(x / threshold, max=1.0)
-    _, e = torch.frexp(r)  # r in [2^(e-1), 2^e) for r > 0
-    t = 1 - e
-    fires = (r > 0) & (t <= time_window - 1)
-    value = torch.ldexp(torch.full_like(r, threshold), (e - 1).to(torch.int64))
-    return torch.where(fires, value, torch.zeros_like(r))
+    r = torch.clamp(x / threshold if threshold != 1.0 else x, max=1.0)
+    fires = r >= 2.0 ** -(time_window - 1)  # False for NaN and for r below the last threshold
+    view = _exponent_view(r.dtype)
+    if view is not None:
+        r.view(view[0]).bitwise_and_(view[1])  # r >= 2^-(T-1) is normal: r -> 2^floor(log2 r)
+    else:
+        _, e = torch.frexp(r)  # r in [2^(e-1), 2^e) for r > 0
+        r = torch.ldexp(torch.ones_like(r), (e - 1).to(torch.int64))
+    value = torch.where(fires, r, 0.0)
+    return value * threshold if threshold != 1.0 else value
 
 
 def _activation_module(threshold: float, time_window: int) -> nn.Module:
     import torch
     from torch import nn
+
+    class _StraightThrough(torch.autograd.Function):
+        """Forward: the quantizer; backward: the gradient of the clipped identity."""
+
+        @staticmethod
+        def forward(ctx, x: torch.Tensor) -> torch.Tensor:  # noqa: ANN001
+            ctx.save_for_backward(x)
+            return ttfs_log_quantize(x, threshold, time_window)
+
+        @staticmethod
+        def backward(ctx, grad: torch.Tensor) -> torch.Tensor:  # noqa: ANN001
+            (x,) = ctx.saved_tensors
+            return torch.where((x > 0) & (x < threshold), grad, 0.0)
 
     class TTFSLogActivation(nn.Module):
         """Forward: the ttfs_log quantizer; backward: gradient 1 for 0 < x < theta, else 0."""
@@ -92,11 +114,9 @@ def _activation_module(threshold: float, time_window: int) -> nn.Module:
             self.time_window = time_window
 
         def forward(self, x: torch.Tensor) -> torch.Tensor:
-            q = ttfs_log_quantize(x.detach(), self.threshold, self.time_window)
-            if not (torch.is_grad_enabled() and x.requires_grad):
-                return q  # exact values (xc + (q - xc) may round)
-            xc = torch.clamp(x, 0.0, self.threshold)
-            return xc + (q - xc).detach()
+            if torch.is_grad_enabled() and x.requires_grad:
+                return _StraightThrough.apply(x)
+            return ttfs_log_quantize(x, self.threshold, self.time_window)
 
         def extra_repr(self) -> str:
             return f"threshold={self.threshold}, time_window={self.time_window}"
@@ -203,10 +223,24 @@ class TTFSLogAccumulator(Accumulator):
             while first_cut > 0 and not _whole(w * 2.0 ** (F - first_cut + 1)):
                 first_cut -= 1
         training = torch.is_grad_enabled() and (x.requires_grad or weight.requires_grad)
-        if saturates and not analog and training:
-            return self._through_steps(spec, x, weight, bias, unit)
-        y = _weighted(spec, x, weight, None)  # the float op carries the gradient
         shape = (1, -1, 1, 1) if isinstance(spec, Conv2d) else (1, -1)
+        if saturates and not analog and training:
+            # This batch's inputs may keep every partial sum inside the range: the sums of
+            # the positive and of the negative products bound them all (x >= 0; truncation
+            # only shrinks products). Then the cheaper float-gradient model is exact.
+            with torch.no_grad():
+                o = weight.shape[0]
+                wd = weight.detach()
+                sums = _weighted(
+                    spec, x.detach(), torch.cat([wd.clamp(min=0), wd.clamp(max=0)]), None
+                )
+                start = b_int.reshape(shape)
+                reach = sums.narrow(1, 0, o) * (2.0**F / theta) + start
+                low = sums.narrow(1, o, o) * (2.0**F / theta) + start
+                top, bottom = torch.stack([reach.max(), low.min()]).tolist()
+            if top > hi or bottom < lo:
+                return self._through_steps(spec, x, weight, bias, unit)
+        y = _weighted(spec, x, weight, None)  # the float op carries the gradient
         with torch.no_grad():
             start = b_int.reshape(shape)
             exact_sum = y.detach() * (2.0**F / theta)  # in LSBs (float64: as the SNN sums)
@@ -631,6 +665,17 @@ _SLICE_ELEMENTS = 2**20
 # binary32 / binary64 layouts).
 _FLOAT32_EXPONENT_BITS = 0x7F800000
 _FLOAT64_EXPONENT_BITS = 0x7FF0000000000000
+
+
+def _exponent_view(dtype: torch.dtype) -> tuple[torch.dtype, int] | None:
+    """The integer view and exponent mask of a float dtype (None: not float32/float64)."""
+    import torch
+
+    if dtype == torch.float32:
+        return torch.int32, _FLOAT32_EXPONENT_BITS
+    if dtype == torch.float64:
+        return torch.int64, _FLOAT64_EXPONENT_BITS
+    return None
 
 
 @dataclass
