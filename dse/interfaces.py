@@ -80,9 +80,14 @@ class WeightQuantizer(ABC):
     """Config group ``quantizer``. Used inside CAT training (straight-through) and
     post-training by the coding's ``convert``.
 
-    ``quantize`` must be idempotent and return only values on the quantizer's level set.
+    ``quantize`` must be idempotent and return only values on the quantizer's level set
+    (``dse`` spot-checks idempotence on the first weights quantized).
     """
 
+    # What the stored values are, so what a hardware model may assume of each synaptic
+    # operation: "float" (a float MAC), "uniform" (+-k s: an integer multiply), "log"
+    # (+-s 2^-e, s a power of two: a shift). Table and the rule for other formats:
+    # docs/PLUGINS.md, "What a quantizer's format promises the hardware".
     format: ClassVar[WeightFormat]
 
     @property
@@ -121,12 +126,14 @@ class TrainedNetwork:
 
 @dataclass
 class LayerActivity:
-    """Measured activity of one workload layer, averaged per inference."""
+    """Measured activity of one workload layer, averaged per inference, summed over time
+    steps. What each field counts for conv, linear, pooling and read-out layers:
+    docs/PLUGINS.md, "The activity a coding reports"."""
 
-    input_spikes: float
-    output_spikes: float
-    synops: float
-    time_steps: float
+    input_spikes: float  # spikes into the layer (= the previous layer's output_spikes)
+    output_spikes: float  # spikes it emits (read-out: 0)
+    synops: float  # (input spike, output neuron reached) pairs; pooling: spikes in a window
+    time_steps: float  # time steps the layer used, <= the coding's time_window
 
 
 @dataclass(frozen=True)

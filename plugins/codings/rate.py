@@ -1,6 +1,6 @@
 """Rate coding: integrate-and-fire neurons, reset by subtraction, simulated step by step.
 
-Definitions (docs: DESIGN.md section 4):
+Definitions (the rate coding's own; the coding contract is in docs/PLUGINS.md):
 
 * T time steps. At every step a neuron adds its input current (weighted input spikes
   plus its bias) to V; when V >= theta it emits a spike and V -= theta (reset by
