@@ -240,6 +240,7 @@ class TTFSLogAccumulator(Accumulator):
                 top, bottom = torch.stack([reach.max(), low.min()]).tolist()
             if top > hi or bottom < lo:
                 return self._through_steps(spec, x, weight, bias, unit)
+            saturates = False  # not in this batch
         y = _weighted(spec, x, weight, None)  # the float op carries the gradient
         with torch.no_grad():
             start = b_int.reshape(shape)

@@ -183,6 +183,36 @@ def test_saturating_layers_train_through_their_steps() -> None:
     assert not torch.allclose(grads[1], float_grads[0])  # not the float op's gradient
 
 
+def test_batches_that_stay_in_range_keep_the_float_gradient(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Weights that could saturate (sum |w| beyond the range), inputs that keep every
+    partial sum inside it: the cheaper model (float op's gradient) is used, still exact."""
+    calls: list[bool] = []
+    real = ttfs_log_module._weighted
+    monkeypatch.setattr(ttfs_log_module, "_weighted", lambda *a: calls.append(True) or real(*a))
+    T, F, B = 6, 7, 9
+    acc = TTFSLogCoding(time_window=T, accumulator_bits=B, frac_bits=F).accumulator(first=False)
+    spec = Linear(5)
+    g = torch.Generator().manual_seed(8)
+    w = (torch.sign(torch.randn(5, 40, generator=g)) * 0.5).double().requires_grad_()
+    assert float(w.detach().abs().sum(1).max()) > 2.0  # statically, +-2 theta can be passed
+    x = torch.zeros(6, 40, dtype=torch.float64)
+    x[:, :3] = 2.0 ** -torch.randint(1, T, (6, 3), generator=g).double()  # a few late spikes
+    x.requires_grad_()
+    b = (torch.randn(5, generator=g, dtype=torch.float64) * 0.1).requires_grad_()
+    y = acc(spec, x, w, b)
+    assert len(calls) == 2  # the range check and the float op, not 2 ops per time step
+    with torch.no_grad():
+        assert torch.equal(acc(spec, x, w, b), y.detach())
+    upstream = torch.randn(y.shape, generator=g, dtype=torch.float64)
+    grads = torch.autograd.grad((y * upstream).sum(), (x, w, b))
+    ref = torch.nn.functional.linear(x, w, b)
+    ref_grads = torch.autograd.grad((ref * upstream).sum(), (x, w, b))
+    for got, want in zip(grads, ref_grads, strict=True):
+        assert torch.allclose(got, want, rtol=1e-12, atol=1e-12)
+
+
 def test_wide_accumulator_costs_one_op_per_layer(monkeypatch: pytest.MonkeyPatch) -> None:
     """When nothing can truncate or saturate, the model is the float op: no per-step convs."""
     calls: list[bool] = []
