@@ -158,8 +158,10 @@ class TTFSLogAccumulator(Accumulator):
     saturate, one conv per input time step whose products lose bits (the float sum minus
     what truncation drops: with log weights only the smallest levels at the latest
     steps); otherwise (non-dyadic weights truncate at every step) one conv per input time
-    step. A spiking layer that can saturate costs, while training, two convs per input
-    time step (truncated sums, and float sums with their backward pass).
+    step. A spiking layer that can saturate costs, while training, one more conv that
+    bounds this batch's partial sums (sums of its positive and of its negative products):
+    inside the range, as above; else two convs per input time step (truncated sums, and
+    float sums with their backward pass).
     """
 
     def __init__(
