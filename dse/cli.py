@@ -48,7 +48,7 @@ def run_name(cfg: DictConfig, choices: dict[str, str]) -> str:
 
 def run_design_point(cfg: DictConfig) -> dict[str, Any]:
     """The task function: validate, then data -> train -> convert -> simulate -> estimate
-    -> record. Returns the metrics (plain names: validation split) and the MLflow run id."""
+    -> record. Returns the metrics (plain names: validation split), the MLflow run's id and name."""
     hydra_cfg = HydraConfig.get()
     multirun = hydra_cfg.mode == RunMode.MULTIRUN
     choices = {g: str(hydra_cfg.runtime.choices.get(g)) for g in tracking.PLUGIN_GROUPS}
@@ -69,7 +69,8 @@ def run_design_point(cfg: DictConfig) -> dict[str, Any]:
         raise SystemExit(f"error: {err}") from None
 
     parent = tracking.read_parent_run_id(hydra_cfg.sweep.dir) if multirun else None
-    run_id = tracking.start_design_run(client, exp_id, cfg, choices, run_name(cfg, choices), parent)
+    name = run_name(cfg, choices)
+    run_id = tracking.start_design_run(client, exp_id, cfg, choices, name, parent)
     try:
         started = time.perf_counter()
         point = DesignPoint(cfg, plugins, StageCache(cfg.cache.dir, cfg.cache.enabled), choices)
@@ -107,7 +108,8 @@ def run_design_point(cfg: DictConfig) -> dict[str, Any]:
         }
         print(report.summary(labels, metrics, result.cache_use, where))
         print(f"  browse      mlflow ui --backend-store-uri {cfg.tracking.uri}")
-    return {**metrics, "mlflow_run_id": run_id}
+    # the sweepers record the front from this (dse.tracking.SweepRecorder), not from MLflow
+    return {**metrics, "mlflow_run_id": run_id, "mlflow_run_name": name}
 
 
 def _accumulator_label(coding: DictConfig) -> str:

@@ -17,6 +17,7 @@ import os
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
@@ -168,41 +169,137 @@ class SweepCallback(Callback):
         log.info("MLflow parent run %s (experiment %s)", run_id, config.tracking.experiment)
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
-        from dse.pareto import Constraint, Objective, record_sweep_front
+        """dse's sweepers (dse_grid, dse_optuna) record the front and close the parent
+        themselves (:class:`SweepRecorder`); for any other sweeper (Hydra's basic, a
+        third-party one) the front is computed here from the child runs."""
+        from dse.front_store import record_sweep_front
+        from dse.search import constraints_of, objectives_of
 
         run_id = read_parent_run_id(config.hydra.sweep.dir)
         if run_id is None:
             return
         client = connect(config.tracking.uri)
-        objectives = [Objective(o.metric, o.direction) for o in config.search.objectives]
-        constraints = [Constraint.parse(c) for c in config.search.constraints]
-        summary = record_sweep_front(client, run_id, objectives, constraints)
+        if client.get_run(run_id).info.status != "RUNNING":
+            return  # closed by its sweeper, front recorded
+        summary = record_sweep_front(client, run_id, objectives_of(config), constraints_of(config))
         client.set_terminated(run_id, "FINISHED")
-        print(summary.table())
-        print(f"\nRecorded on MLflow parent run {run_id}. Browse it with:")
-        print(f"  mlflow ui --backend-store-uri {config.tracking.uri}")
+        print_front(summary, run_id, config.tracking.uri)
 
 
-def fail_sweep(config: DictConfig, message: str, record_front: bool = True) -> None:
-    """End a multirun that failed: the front of its finished runs recorded on the parent
-    run (``record_front``), tag ``dse.error`` = ``message``, status FAILED (never left
-    RUNNING). The finished child runs stay as they are. Best effort: a tracking error here
-    is logged, so the sweep's own error is the one the user sees."""
-    run_id = read_parent_run_id(config.hydra.sweep.dir)
-    if run_id is None:
-        return
-    try:
-        client = connect(config.tracking.uri)
-        if record_front:
-            from dse.pareto import Constraint, Objective, record_sweep_front
+def print_front(summary: Any, run_id: str, uri: str) -> None:
+    """The front's table and where to browse it."""
+    print(summary.table())
+    print(f"\nRecorded on MLflow parent run {run_id}. Browse it with:")
+    print(f"  mlflow ui --backend-store-uri {uri}")
 
-            objectives = [Objective(o.metric, o.direction) for o in config.search.objectives]
-            constraints = [Constraint.parse(c) for c in config.search.constraints]
-            record_sweep_front(client, run_id, objectives, constraints)
-        client.set_tag(run_id, "dse.error", message[:5000])
-        client.set_terminated(run_id, "FAILED")
-    except Exception as err:  # noqa: BLE001 - the sweep's failure is what to report
-        log.warning("could not mark MLflow parent run %s FAILED: %s", run_id, err)
+
+class SweepRecorder:
+    """The one writer of a multirun's front, for grids (dse_grid) and searches
+    (dse_optuna) alike.
+
+    The sweeper hands it each job's ``JobReturn`` as its batch ends (:meth:`add`, then
+    :meth:`record`). A finished job's point is the job's return value (its metrics and
+    ``mlflow_run_id``) and its config (the run's params): nothing the job just wrote is read
+    back from MLflow. On the first batch the parent run and the children of an earlier
+    invocation of the same study (a resumed Optuna study) are read once; the hypervolume
+    reference is fixed from the first points and kept on the parent (params
+    ``hypervolume_reference.*``), so once per study. :meth:`finish` writes the final front
+    with its files and closes the parent FINISHED, or FAILED with the reason.
+    Without a tracking URI or a parent run (no ``SweepCallback``) it records nothing.
+    """
+
+    def __init__(
+        self,
+        config: DictConfig,
+        objectives: Sequence[Any] | None = None,
+        constraints: Sequence[Any] | None = None,
+    ) -> None:
+        from dse.search import constraints_of, objectives_of
+
+        self.uri: str | None = OmegaConf.select(config, "tracking.uri")
+        self.sweep_dir = Path(config.hydra.sweep.dir)
+        self.objectives = list(objectives if objectives is not None else objectives_of(config))
+        self.constraints = list(constraints if constraints is not None else constraints_of(config))
+        self.parent: str | None = None
+        self._client: Any = None
+        self._front: Any = None  # SweepFront, loaded on the first batch, then kept
+        self._warned = False
+
+    def _open(self) -> Any:
+        if self._front is not None or self.uri is None:
+            return self._front
+        self.parent = read_parent_run_id(self.sweep_dir)
+        if self.parent is None:
+            if not self._warned:
+                log.warning(
+                    "No MLflow parent run in %s (is dse.tracking.SweepCallback in "
+                    "hydra.callbacks?): the Pareto front is not recorded in MLflow",
+                    self.sweep_dir,
+                )
+                self._warned = True
+            return None
+        from dse.front_store import SweepFront
+
+        self._client = connect(self.uri)
+        self._front = SweepFront.load(self._client, self.parent, self.objectives, self.constraints)
+        return self._front
+
+    def add(
+        self, ret: Any, *, trial: int | None = None, tags: Mapping[str, str] | None = None
+    ) -> None:
+        """Count one job (a Hydra ``JobReturn``): a point when it finished with every
+        objective metric, else a failure. ``tags`` go on its child run with the front's."""
+        from hydra.core.utils import JobStatus
+
+        front = self._open()
+        if front is None:
+            return
+        value = ret.return_value if ret.status == JobStatus.COMPLETED else None
+        if isinstance(value, DictConfig):
+            value = OmegaConf.to_container(value, resolve=True)
+        run_id = value.get("mlflow_run_id") if isinstance(value, Mapping) else None
+        if not isinstance(value, Mapping) or not isinstance(run_id, str):
+            # the run id travels with the error (fail_design_run), if the job got a run
+            failed_run = getattr(ret._return_value, "mlflow_run_id", None)
+            front.add_failure(failed_run if isinstance(failed_run, str) else None, tags)
+            return
+        name = value.get("mlflow_run_name")
+        front.add_result(
+            run_id,
+            value,
+            job_params(ret),
+            trial=trial,
+            name=name if isinstance(name, str) and trial is None else None,
+            tags=tags,
+        )
+
+    def record(self, artifacts: bool = False) -> Any:
+        """Write what changed (tags, hypervolume; the plots when ``artifacts``)."""
+        front = self._open()
+        return None if front is None else front.record(artifacts)
+
+    def finish(self, error: str | None = None) -> Any:
+        """The final front with its files; the parent FINISHED, or FAILED with ``error``
+        (tag ``dse.error``). Returns the FrontSummary (None when nothing is recorded)."""
+        front = self._open()
+        if front is None:
+            return None
+        summary = front.record(artifacts=True)
+        if error is not None:
+            self._client.set_tag(self.parent, "dse.error", error[:5000])
+        self._client.set_terminated(self.parent, "FAILED" if error is not None else "FINISHED")
+        return summary
+
+
+def job_params(ret: Any) -> dict[str, str]:
+    """A job's params as its MLflow run holds them (the flattened config, plugin choices
+    for the groups), from the ``JobReturn``'s configs."""
+    params = {k: str(v)[:6000] for k, v in flatten(plain_config(ret.cfg)).items()}
+    choices = OmegaConf.select(ret.hydra_cfg, "hydra.runtime.choices") if ret.hydra_cfg else None
+    for group in PLUGIN_GROUPS:
+        if choices is not None and choices.get(group) is not None:
+            params[group] = str(choices[group])
+    return params
 
 
 # --------------------------------------------------------------------------- design points
@@ -277,5 +374,11 @@ def finish_design_run(
 
 
 def fail_design_run(client: MlflowClient, run_id: str, error: BaseException) -> None:
+    """Mark the run FAILED with the error; the run id travels on with the error
+    (``error.mlflow_run_id``), so a sweeper tags the run without searching for it."""
     client.set_tag(run_id, "dse.error", f"{type(error).__name__}: {error}"[:5000])
     client.set_terminated(run_id, "FAILED")
+    try:
+        error.mlflow_run_id = run_id  # type: ignore[attr-defined]
+    except AttributeError:  # an exception type without a __dict__: the run stays untagged
+        pass

@@ -1,12 +1,13 @@
-"""Hydra's basic (grid) sweeper, except for what a failed job does.
+"""Hydra's basic (grid) sweeper, recording the sweep's front and handling failed jobs.
 
-Hydra's basic sweeper raises the first failed job's exception once its batch is done:
-a traceback, and the multirun's end callbacks never run, so the MLflow parent run stays
-RUNNING. Here every job of the grid runs (the design points are independent); a failed
-one is logged in one line and the grid goes on. When the grid is done and some job
-failed, the parent run records the front of the finished runs, is marked FAILED with the
-reason (tag ``dse.error``), and the command ends with one line ``error: ...`` (exit
-status 1). Composition errors still fail before any job runs, as in Hydra.
+Every job of the grid runs (the design points are independent); a failed one is logged
+in one line and the grid goes on. After each batch the jobs' results go to
+:class:`dse.tracking.SweepRecorder`, which updates the front, Pareto tags and hypervolume
+on the MLflow parent run from the jobs' return values (as for the Optuna sweeper). At the
+end the parent run is closed: FINISHED and the front printed, or, when some job failed,
+FAILED with the reason (tag ``dse.error``), the finished runs and their front kept, and the
+command ends with one line ``error: ...`` (exit status 1) instead of Hydra's traceback.
+Composition errors still fail before any job runs, as in Hydra.
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ class DseGridSweeper(BasicSweeper):
         sweep_dir.mkdir(parents=True, exist_ok=True)
         OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
 
+        recorder = self._recorder()
         returns: list[Sequence[JobReturn]] = []
         failed: list[str] = []
         done = 0
@@ -69,23 +71,36 @@ class DseGridSweeper(BasicSweeper):
                     where = " ".join(filter_overrides(overrides))
                     failed.append(f"job #{idx} ({where}): {job_error(ret)}")
                     log.warning("[job %d] %s -> FAILED: %s", idx, where, job_error(ret))
+                if recorder is not None:
+                    recorder.add(ret)
             done += len(batch)
             returns.append(results)
+            if recorder is not None and not self.is_done():
+                recorder.record()  # tags and hypervolume as the grid goes; files at the end
+        message = None
         if failed:
             more = f" (and {len(failed) - 1} more, see the log above)" if len(failed) > 1 else ""
             message = (
                 f"{len(failed)} of {done} jobs failed; the {done - len(failed)} finished runs "
                 f"are kept. First: {failed[0]}{more}"
             )
-            self._fail_parent(message)
+        if recorder is not None:
+            from dse.tracking import print_front
+
+            summary = recorder.finish(message)
+            if summary is not None and message is None:
+                print_front(summary, recorder.parent or "", recorder.uri or "")
+        if message is not None:
             raise SystemExit(f"error: {message}")  # one line, no traceback
         return returns
 
-    def _fail_parent(self, message: str) -> None:
-        """Record the finished runs' front on the parent run and mark it FAILED."""
+    def _recorder(self) -> Any:
+        """The front's recorder, for a dse app (one with tracking and search keys)."""
         assert self.config is not None
         if OmegaConf.select(self.config, "tracking.uri") is None:
-            return  # not a dse app: nothing recorded in MLflow
-        from dse.tracking import fail_sweep
+            return None  # another Hydra app: nothing recorded in MLflow
+        if not OmegaConf.select(self.config, "search.objectives"):
+            return None
+        from dse.tracking import SweepRecorder
 
-        fail_sweep(self.config, message)
+        return SweepRecorder(self.config)

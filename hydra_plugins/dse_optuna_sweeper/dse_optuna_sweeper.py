@@ -15,7 +15,9 @@ from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf
 
 from dse.errors import ConfigError, DseError, require
-from dse.pareto import Constraint, FrontSummary, Objective, SweepFront
+from dse.front_report import FrontSummary
+from dse.search import Constraint, Objective
+from dse.tracking import SweepRecorder, print_front
 
 # Registers the ConfigStore entries when Hydra's plugin discovery imports this module.
 from hydra_plugins.dse_optuna_sweeper import config as _config  # noqa: F401
@@ -23,13 +25,11 @@ from hydra_plugins.dse_optuna_sweeper._search_space import format_value, parse_s
 
 if TYPE_CHECKING:
     import optuna
-    from mlflow.entities import Run
 
 log = logging.getLogger(__name__)
 
 DEFAULT_OBJECTIVES = (Objective("snn_accuracy", "maximize"), Objective("energy_uj", "minimize"))
 TAG_STATE = "optuna.trial_state"
-CALLBACK_TARGET = "dse.tracking.SweepCallback"
 # Seconds between redraws of the front's plots on the parent run while a sweep goes on:
 # progress to watch in long sweeps, a negligible share of their time in fast ones.
 PLOT_INTERVAL_S = 60.0
@@ -44,9 +44,11 @@ class DseOptunaSweeper(Sweeper):
     as overrides, and tells Optuna the objective values (``search.objectives`` of the task
     config) and the constraint violations (``search.constraints``, via
     ``trial.set_constraint``). A trial whose job raises is told as FAIL and the sweep goes
-    on, until failures exceed ``max_failure_rate * n_trials``. After each batch the child
-    MLflow runs get tag ``optuna.trial_state`` and the front on the parent run is updated
-    (:class:`dse.pareto.SweepFront`, which reads only the batch's runs).
+    on, until failures exceed ``max_failure_rate * n_trials`` (or every trial failed): one
+    line ``error: ...``, the parent run FAILED. After each batch the child MLflow runs get
+    tag ``optuna.trial_state`` and the front on the parent run is updated from the jobs'
+    return values (:class:`dse.tracking.SweepRecorder`, the same writer as for grids: it
+    reads nothing back); at the end the sweeper closes the parent run and prints the front.
 
     Resuming: with a ``storage`` and ``load_if_exists``, running the same command again
     loads the study ``study_name`` and adds ``n_trials`` more. The sampler's seed is then
@@ -188,7 +190,8 @@ class DseOptunaSweeper(Sweeper):
             f"; constraints {', '.join(map(str, constraints))}" if constraints else "",
         )
 
-        tracker = _Tracker(self.config, self.study_name)
+        # The one writer of the front (dse.tracking.SweepRecorder), from the jobs' results.
+        recorder = SweepRecorder(self.config, objectives, constraints)
         summary: FrontSummary | None = None
         failures, done, last_error = 0, 0, ""
         last_plot = time.monotonic()
@@ -207,7 +210,6 @@ class DseOptunaSweeper(Sweeper):
                 self.validate_batch_is_legal(overrides)
             returns = self.launcher.launch(overrides, initial_job_idx=self.job_idx)
             self.job_idx += len(batch)
-            states: dict[int, tuple[str, str | None]] = {}
             for trial, ret in zip(batch, returns, strict=True):
                 error, metrics = _outcome(ret, objectives)
                 params = " ".join(f"{k}={format_value(v)}" for k, v in trial.params.items())
@@ -223,7 +225,7 @@ class DseOptunaSweeper(Sweeper):
                     if isinstance(run_id, str):
                         trial.set_user_attr("mlflow_run_id", run_id)
                     study.tell(trial, [float(metrics[o.metric]) for o in objectives])
-                    states[trial.number] = ("COMPLETE", run_id if isinstance(run_id, str) else None)
+                    recorder.add(ret, trial=trial.number, tags={TAG_STATE: "COMPLETE"})
                     values = " ".join(
                         f"{o.metric}={float(metrics[o.metric]):.4g}" for o in objectives
                     )
@@ -240,36 +242,34 @@ class DseOptunaSweeper(Sweeper):
                     last_error = error
                     trial.set_user_attr("error", error[:2000])
                     study.tell(trial, state=TrialState.FAIL)
-                    states[trial.number] = ("FAIL", None)
+                    recorder.add(ret, trial=trial.number, tags={TAG_STATE: "FAIL"})
                     log.warning("[trial %d] %s -> FAILED: %s", trial.number, params, error)
             done += len(batch)
             # Tags and hypervolume after every batch; the plots (most of the cost) every
-            # PLOT_INTERVAL_S and at the end, unless SweepCallback draws the final ones.
-            last = done >= self.n_trials
-            plots = (last and not tracker.callback_prints) or (
-                not last and time.monotonic() - last_plot >= PLOT_INTERVAL_S
-            )
+            # PLOT_INTERVAL_S, and at the end (finish).
+            plots = done < self.n_trials and time.monotonic() - last_plot >= PLOT_INTERVAL_S
             if plots:
                 last_plot = time.monotonic()
-            summary = tracker.after_batch(states, objectives, constraints, artifacts=plots)
+            if done < self.n_trials:
+                summary = recorder.record(artifacts=plots)
             if failures > self.max_failure_rate * self.n_trials:
                 message = (
                     f"stopping the sweep: {failures} of {done} trials failed, more than "
                     f"hydra.sweeper.max_failure_rate={self.max_failure_rate} x n_trials="
                     f"{self.n_trials}. Last error: {last_error}"
                 )
-                tracker.stopped(message)
-                # One clear line, no traceback (the callback's on_multirun_end does not run).
-                raise SystemExit(f"error: {message}")
+                recorder.finish(message)  # the parent FAILED (a resumed sweep reopens it)
+                raise SystemExit(f"error: {message}")  # one clear line, no traceback
         if failures == done:  # nothing to report: a broken setup, not a bad region
             message = (
                 f"all {done} trials of this sweep failed (hydra.sweeper.max_failure_rate="
                 f"{self.max_failure_rate} let it go on). Last error: {last_error}"
             )
-            tracker.stopped(message)
+            recorder.finish(message)
             raise SystemExit(f"error: {message}")
 
-        self._report(study, start, summary, tracker)
+        summary = recorder.finish()
+        self._report(study, start, summary, recorder)
         return summary
 
     def _report(
@@ -277,7 +277,7 @@ class DseOptunaSweeper(Sweeper):
         study: optuna.Study,
         start: int,
         summary: FrontSummary | None,
-        tracker: _Tracker,
+        recorder: SweepRecorder,
     ) -> None:
         assert self.config is not None
         from optuna.trial import TrialState
@@ -288,14 +288,10 @@ class DseOptunaSweeper(Sweeper):
             f"\nOptuna study {self.study_name!r}: {complete} of {len(added)} new trials "
             f"complete, {len(study.trials)} trials in all."
         )
-        # dse.tracking.SweepCallback prints the front and the MLflow command itself at the end.
-        if not tracker.callback_prints:
-            if summary is not None:
-                print(summary.table())
-            elif len(study.directions) > 1:
-                print(f"Pareto-optimal trials: {[t.number for t in study.best_trials]}")
-            if tracker.uri:
-                print(f"Browse the runs:    mlflow ui --backend-store-uri {tracker.uri}")
+        if summary is not None and recorder.parent is not None:
+            print_front(summary, recorder.parent, recorder.uri or "")
+        elif len(study.directions) > 1:
+            print(f"Pareto-optimal trials: {[t.number for t in study.best_trials]}")
         if self.storage:
             print(f"Browse the study:   optuna-dashboard {self.storage}")
 
@@ -341,86 +337,3 @@ def _outcome(ret: JobReturn, objectives: Sequence[Objective]) -> tuple[str | Non
         if not isinstance(v, (int, float)) or not math.isfinite(float(v)):
             return f"objective {o.metric} is {v!r}, not a finite number", None
     return None, dict(value)
-
-
-class _Tracker:
-    """MLflow side of the sweep: trial-state tags on child runs and the parent's front."""
-
-    def __init__(self, config: DictConfig, study_name: str) -> None:
-        self.study_name = study_name
-        self.uri: str | None = OmegaConf.select(config, "tracking.uri")
-        callbacks = OmegaConf.select(config, "hydra.callbacks") or {}
-        self.callback_prints = any(
-            OmegaConf.select(cb, "_target_") == CALLBACK_TARGET for cb in callbacks.values()
-        )
-        self.sweep_dir = Path(config.hydra.sweep.dir)
-        self._client: Any = None
-        self._front: SweepFront | None = None  # loaded on the first batch, then kept
-        self._warned = False
-
-    def _parent(self) -> str | None:
-        try:
-            from dse.tracking import read_parent_run_id
-        except ImportError:  # the sweeper is usable without the dse orchestrator
-            path = self.sweep_dir / ".dse_parent_run"
-            return path.read_text().strip() if path.exists() else None
-        return read_parent_run_id(self.sweep_dir)
-
-    def _connect(self) -> Any:
-        if self._client is None:
-            try:
-                from dse.tracking import connect
-            except ImportError:
-                from mlflow import MlflowClient as connect  # noqa: N813
-            self._client = connect(self.uri)
-        return self._client
-
-    def after_batch(
-        self,
-        states: Mapping[int, tuple[str, str | None]],
-        objectives: Sequence[Objective],
-        constraints: Sequence[Constraint],
-        artifacts: bool = True,
-    ) -> FrontSummary | None:
-        parent = self._parent() if self.uri else None
-        if parent is None:
-            if not self._warned:
-                log.warning(
-                    "No MLflow parent run in %s (is %s registered in hydra.callbacks?): "
-                    "the Pareto front is not recorded in MLflow",
-                    self.sweep_dir,
-                    CALLBACK_TARGET,
-                )
-                self._warned = True
-            return None
-        client = self._connect()
-        if self._front is None:  # the existing children (a resumed study's) are read once
-            self._front = SweepFront.load(client, parent, objectives, constraints)
-        front = self._front
-        for number, (state, run_id) in states.items():
-            tags = {TAG_STATE: state}  # written by record() with the front's tags
-            if run_id:
-                front.add([run_id], tags)
-            else:
-                front.add_runs(self._find_runs(client, front.experiment_id, parent, number), tags)
-        return front.record(artifacts)
-
-    def stopped(self, message: str) -> None:
-        """Mark the parent run FAILED with the reason (a resumed sweep reopens it)."""
-        parent = self._parent() if self.uri else None
-        if parent is not None:
-            client = self._connect()
-            client.set_tag(parent, "dse.error", message[:5000])
-            client.set_terminated(parent, "FAILED")
-
-    def _find_runs(self, client: Any, experiment: str, parent: str, number: int) -> list[Run]:
-        """Child runs of a trial (a failed one returns no run id), found by their tags."""
-        study = self.study_name.replace("'", "\\'")
-        runs = client.search_runs(
-            [experiment],
-            filter_string=(
-                f"tags.mlflow.parentRunId = '{parent}' and tags.optuna_trial = '{number}' "
-                f"and tags.optuna_study = '{study}'"
-            ),
-        )
-        return list(runs)

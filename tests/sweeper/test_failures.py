@@ -61,8 +61,14 @@ def test_a_grid_without_failures_still_finishes(toy) -> None:  # noqa: ANN001
     run, out = toy
     proc = run("--config-name", "grid", "-m", "x=1,2")
     assert proc.returncode == 0, proc.stderr
-    _, (parent,), runs = children(out)
+    assert "Pareto front: 2 of 2 finished design points" in proc.stdout  # printed once
+    assert proc.stdout.count("Recorded on MLflow parent run") == 1
+    client, (parent,), runs = children(out)
     assert parent.info.status == "FINISHED" and len(runs) == 2
+    assert {r.data.tags["dse.pareto_optimal"] for r in runs} == {"true"}
+    assert client.get_metric_history(parent.info.run_id, "hypervolume")[-1].step == 2
+    art = Path(client.download_artifacts(parent.info.run_id, "", str(out / "dl")))
+    assert (art / "pareto_front.png").stat().st_size > 0
 
 
 def test_a_sweep_whose_trials_all_fail(toy) -> None:  # noqa: ANN001
@@ -74,3 +80,14 @@ def test_a_sweep_whose_trials_all_fail(toy) -> None:  # noqa: ANN001
     _, (parent,), runs = children(out)
     assert parent.info.status == "FAILED" and "all 4 trials" in parent.data.tags["dse.error"]
     assert len(runs) == 4 and all(r.info.status == "FAILED" for r in runs)
+
+
+def test_another_sweeper_still_gets_its_front_from_the_callback(toy) -> None:  # noqa: ANN001
+    # Hydra's own basic sweeper does not record: SweepCallback computes the front at the end.
+    run, out = toy
+    proc = run("--config-name", "grid", "-m", "hydra/sweeper=basic", "x=1,2")
+    assert proc.returncode == 0, proc.stderr
+    assert "Pareto front: 2 of 2 finished design points" in proc.stdout
+    client, (parent,), runs = children(out)
+    assert parent.info.status == "FINISHED"
+    assert {r.data.tags["dse.pareto_optimal"] for r in runs} == {"true"}

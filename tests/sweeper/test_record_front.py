@@ -10,17 +10,12 @@ import numpy as np
 import pytest
 from omegaconf import OmegaConf
 
-from dse.pareto import (
-    TAG_PARETO,
-    Constraint,
-    FrontSummary,
-    Objective,
-    SweepFront,
-    pareto_mask,
-    record_sweep_front,
-)
-from dse.tracking import PARENT_RUN_FILE
-from hydra_plugins.dse_optuna_sweeper.dse_optuna_sweeper import TAG_STATE, _Tracker
+from dse.front_report import FrontSummary
+from dse.front_store import TAG_PARETO, SweepFront, record_sweep_front
+from dse.pareto import pareto_mask
+from dse.search import Constraint, Objective
+from dse.tracking import PARENT_RUN_FILE, SweepRecorder
+from hydra_plugins.dse_optuna_sweeper.dse_optuna_sweeper import TAG_STATE
 
 OBJ = [Objective("snn_accuracy", "maximize"), Objective("energy_uj", "minimize")]
 AREA = [Constraint.parse("area_mm2 <= 2")]
@@ -203,49 +198,68 @@ def test_incremental_front_equals_a_fresh_record(store) -> None:
     assert [h.value for h in history] == sorted(h.value for h in history)
 
 
-def test_tracker_reads_only_each_batch(store, tmp_path: Path, monkeypatch) -> None:
+def _job(client, run_id: str, failed: bool = False):
+    """The JobReturn of the design point that wrote ``run_id`` (toy config: its params)."""
+    from hydra.core.utils import JobReturn, JobStatus
+
+    run = client.get_run(run_id)
+    ret = JobReturn(cfg=OmegaConf.create({"quantizer": {"bits": 4}, "dataset": "digits"}))
+    ret.hydra_cfg = None
+    if failed:
+        err = RuntimeError("diverged")
+        err.mlflow_run_id = run_id  # as dse.tracking.fail_design_run leaves it
+        ret.status, ret._return_value = JobStatus.FAILED, err
+    else:
+        bits = run.data.params["quantizer.bits"]
+        ret.cfg = OmegaConf.create({"quantizer": {"bits": int(bits)}, "dataset": "digits"})
+        ret.status = JobStatus.COMPLETED
+        ret._return_value = {**run.data.metrics, "mlflow_run_id": run_id}
+    return ret
+
+
+def test_recorder_reads_nothing_back_after_the_first_batch(store, tmp_path: Path, monkeypatch) -> None:  # fmt: skip
     import mlflow
 
     client, exp, parent = store
-    reads: Counter[str] = Counter()
-    for name in ("search_runs", "get_run", "get_metric_history"):
-        real = getattr(mlflow.MlflowClient, name)
-
-        def counted(self, *args, _real=real, _name=name, **kwargs):
-            reads[_name] += 1
-            return _real(self, *args, **kwargs)
-
-        monkeypatch.setattr(mlflow.MlflowClient, name, counted)
     (tmp_path / PARENT_RUN_FILE).write_text(parent)
     config = OmegaConf.create(
-        {
-            "tracking": {"uri": client.tracking_uri},
-            "hydra": {"callbacks": {}, "sweep": {"dir": str(tmp_path)}},
-        }
+        {"tracking": {"uri": client.tracking_uri}, "hydra": {"sweep": {"dir": str(tmp_path)}}}
     )
-    tracker = _Tracker(config, "dse")
+    recorder = SweepRecorder(config, OBJ, AREA)
     rng = np.random.default_rng(7)
+    reads: Counter[str] = Counter()
     per_batch = []
     for batch in range(8):
         failed = 3 * batch + 1 if batch % 2 else None  # a failed trial every other batch
         ids = add_batch(client, exp, parent, rng, 3 * batch, 3, failed)
-        states = {t: ("FAIL", None) if t == failed else ("COMPLETE", r) for t, r in ids.items()}
-        reads.clear()
-        summary = tracker.after_batch(states, OBJ, AREA, artifacts=False)
-        per_batch.append(dict(reads))
-    # The first batch loads the parent, its history and its children (this batch's too).
+        jobs = {t: _job(client, r, failed=t == failed) for t, r in ids.items()}
+        with monkeypatch.context() as patch:  # count the recorder's reads only
+            for name in ("search_runs", "get_run", "get_metric_history"):
+                real = getattr(mlflow.MlflowClient, name)
+
+                def counted(self, *args, _real=real, _name=name, **kwargs):
+                    reads[_name] += 1
+                    return _real(self, *args, **kwargs)
+
+                patch.setattr(mlflow.MlflowClient, name, counted)
+            reads.clear()
+            for t, ret in jobs.items():
+                state = "FAIL" if t == failed else "COMPLETE"
+                recorder.add(ret, trial=t, tags={TAG_STATE: state})
+            summary = recorder.record()
+            per_batch.append(dict(reads))
+    # The first batch loads the parent, its history and its children (this batch's too);
+    # after that the points come from the jobs' return values: no read at all.
     assert per_batch[0] == {"get_run": 1, "get_metric_history": 1, "search_runs": 1}
-    # Then each batch reads its completed runs by id and searches for its failed trial's run
-    # by tags: the same reads for batch 2 as for batch 8, however many runs came before.
-    assert per_batch[1:] == [
-        {"get_run": 2, "search_runs": 1} if b % 2 else {"get_run": 3} for b in range(1, 8)
-    ]
+    assert per_batch[1:] == [{}] * 7
     assert summary is not None and summary.failed == 4 and summary.n_finished == 20
-    monkeypatch.undo()
     assert_matches_a_fresh_read(client, parent, summary)
     runs = client.search_runs([exp], f"tags.mlflow.parentRunId = '{parent}'")
     states = Counter(r.data.tags[TAG_STATE] for r in runs)
     assert states == {"COMPLETE": 20, "FAIL": 4}
+    final = recorder.finish()
+    assert final.points == summary.points
+    assert client.get_run(parent).info.status == "FINISHED"
 
 
 def test_resumed_front_continues_the_hypervolume_history(store) -> None:

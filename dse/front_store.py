@@ -1,0 +1,374 @@
+"""The record of a sweep's front on its MLflow parent run: Pareto and feasibility tags on
+each child run, the hypervolume history and the front's files on the parent.
+
+:class:`SweepFront` holds a sweep's child runs in memory and writes only what changed;
+:func:`record_sweep_front` is its one-shot form. The math is :mod:`dse.pareto`, the
+renderings :mod:`dse.front_report`. mlflow is imported inside the functions that need it.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from dse.errors import ConfigError, require
+from dse.front_report import FrontSummary, TrialPoint, write_front_files
+from dse.pareto import default_reference, hypervolume, pareto_mask
+from dse.search import Constraint, Objective
+
+if TYPE_CHECKING:
+    import mlflow
+    from mlflow.entities import Run
+
+# Tags and names shared with the sweeper and the tracking callback.
+TAG_PARETO = "dse.pareto_optimal"
+TAG_FEASIBLE = "dse.feasible"
+TAG_TRIAL = "optuna_trial"  # set through ``+tracking.tags.optuna_trial=N`` by the sweeper
+REFERENCE_PARAM = "hypervolume_reference."
+# The sweep's reference is fixed from its first trials, so it is pushed out by a whole range
+# (or |worst|): later, worse-than-first trials can still count. E.g. a first point at 90 %,
+# 40 uJ gives the reference (0 %, 80 uJ).
+REFERENCE_MARGIN = 1.0
+
+
+def _child_runs(client: mlflow.MlflowClient, parent: Run) -> list[Run]:
+    runs, token = [], None
+    while True:
+        page = client.search_runs(
+            [parent.info.experiment_id],
+            filter_string=f"tags.mlflow.parentRunId = '{parent.info.run_id}'",
+            max_results=1000,
+            page_token=token,
+        )
+        runs.extend(page)
+        token = page.token
+        if not token:
+            return runs
+
+
+# Flattened config keys that never describe the design (bookkeeping of the run itself).
+_NOT_DESIGN = ("tracking.", "paths.", "cache.", "search.", "hydra.")
+
+
+_GROUPS = ("dataset", "model", "training", "quantizer", "coding", "hardware")
+
+
+def _design_params(differing: Iterable[str]) -> list[str]:
+    """Of the params that differ across the children, those the sweep varied (the design)."""
+    return sorted(
+        k for k in differing if not k.startswith(_NOT_DESIGN) and not k.endswith("._target_")
+    )
+
+
+def _trial_point(run: Run, constraints: Sequence[Constraint]) -> TrialPoint:
+    """A FINISHED child run with every objective metric, as the front sees it."""
+    m = run.data.metrics
+    try:
+        feasible = all(c.satisfied(m) for c in constraints)
+    except ConfigError:  # a constraint metric is missing: infeasible
+        feasible = False
+    tag = run.data.tags.get(TAG_TRIAL, "")
+    trial = int(tag) if tag.isdigit() else None
+    name = f"trial {trial}" if trial is not None else (run.info.run_name or run.info.run_id)
+    # The plugin choices (tags dse.<group>) read better than their classes' _target_.
+    params = dict(run.data.params)
+    params.update({g: run.data.tags[f"dse.{g}"] for g in _GROUPS if f"dse.{g}" in run.data.tags})
+    return TrialPoint(run.info.run_id, name, trial, params, dict(m), feasible)
+
+
+class SweepFront:
+    """A sweep's front kept in memory, so recording it after a batch reads only that batch.
+
+    Re-reading every child run after each batch makes a sweep's bookkeeping O(n^2) in MLflow
+    round trips. This reads the existing children once (:meth:`load`, which is also how a
+    resumed sweep continues), is then told about new children (:meth:`add`,
+    :meth:`add_runs`), and remembers what it wrote to MLflow (tags, reference, last
+    hypervolume step), so :meth:`record` writes only what changed. The rules are those of
+    :func:`record_sweep_front`, its one-shot form. Children it is not told about after
+    :meth:`load` (e.g. runs another process adds) are not counted.
+    """
+
+    def __init__(
+        self,
+        client: mlflow.MlflowClient,
+        parent: Run,
+        objectives: Sequence[Objective],
+        constraints: Sequence[Constraint] = (),
+        reference: Mapping[str, float] | None = None,
+        last_step: int | None = None,
+    ) -> None:
+        """Use :meth:`load`: ``parent`` and ``last_step`` are what it read from MLflow."""
+        self.objectives = list(objectives)
+        self.constraints = list(constraints)
+        require(len(self.objectives) >= 1, "search.objectives", "must name at least one metric", [])
+        self.parent_run_id: str = parent.info.run_id
+        self.experiment_id: str = parent.info.experiment_id
+        self._client = client
+        self._metrics = [o.metric for o in self.objectives]
+        self._directions = [o.direction for o in self.objectives]
+        self._requested_reference = reference
+        # Reference params already on the parent: MLflow params cannot be rewritten.
+        self._stored = {
+            k[len(REFERENCE_PARAM) :]: float(v)
+            for k, v in parent.data.params.items()
+            if k.startswith(REFERENCE_PARAM)
+        }
+        self.reference: dict[str, float] | None = None
+        if all(k in self._stored for k in self._metrics):
+            self.reference = {k: self._stored[k] for k in self._metrics}
+        self._last_step = last_step
+        self._children: set[str] = set()
+        self._failed = 0
+        self._points: list[TrialPoint] = []
+        self._front: list[TrialPoint] = []  # as of the last record()
+        self._new: list[TrialPoint] = []  # added since
+        self._differing: set[str] = set()  # params whose value is not the same in all points
+        self._written: dict[str, dict[str, str]] = {}  # run id -> front tags as in MLflow
+        self._pending: dict[str, dict[str, str]] = {}  # run id -> tags record() writes
+
+    @classmethod
+    def load(
+        cls,
+        client: mlflow.MlflowClient,
+        parent_run_id: str,
+        objectives: Sequence[Objective],
+        constraints: Sequence[Constraint] = (),
+        reference: Mapping[str, float] | None = None,
+    ) -> SweepFront:
+        """Read the parent run, its hypervolume history and all its children (once)."""
+        parent = client.get_run(parent_run_id)
+        history = client.get_metric_history(parent_run_id, "hypervolume")
+        last_step = max((h.step for h in history), default=None)
+        front = cls(client, parent, objectives, constraints, reference, last_step)
+        front.add_runs(_child_runs(client, parent))
+        return front
+
+    def _values(self, points: Sequence[TrialPoint]) -> np.ndarray:
+        """``(n, m)`` objective values of ``points``, ``(0, m)`` for none."""
+        rows = [[p.metrics[k] for k in self._metrics] for p in points]
+        return np.array(rows, dtype=float).reshape(len(points), len(self._metrics))
+
+    def add(self, run_ids: Iterable[str], tags: Mapping[str, str] | None = None) -> None:
+        """Count new child runs by id: one read each, so a batch costs O(batch) reads.
+
+        ``tags`` are written on these runs by the next :meth:`record`, in the same round trip
+        as the front's own tags (known runs get them too).
+        """
+        for run_id in run_ids:
+            if tags:
+                self._pending.setdefault(run_id, {}).update(tags)
+            if run_id not in self._children:
+                self.add_runs([self._client.get_run(run_id)])
+
+    def add_runs(self, runs: Iterable[Run], tags: Mapping[str, str] | None = None) -> None:
+        """Count child runs already read (e.g. a search's results); known ones are skipped.
+
+        FAILED runs count as failed; FINISHED runs with every objective metric are points;
+        runs of another parent are ignored. ``tags`` as in :meth:`add`.
+        """
+        for run in runs:
+            run_id = run.info.run_id
+            if tags:
+                self._pending.setdefault(run_id, {}).update(tags)
+            if (
+                run_id in self._children
+                or run.data.tags.get("mlflow.parentRunId") != self.parent_run_id
+            ):
+                continue
+            self._children.add(run_id)
+            if run.info.status == "FAILED":
+                self._failed += 1
+            m = run.data.metrics
+            if run.info.status != "FINISHED" or any(k not in m for k in self._metrics):
+                continue
+            held = run.data.tags  # the front tags MLflow has: record() rewrites only changes
+            written = {k: held[k] for k in (TAG_FEASIBLE, TAG_PARETO) if k in held}
+            self._add_point(_trial_point(run, self.constraints), written)
+
+    def add_result(
+        self,
+        run_id: str,
+        metrics: Mapping[str, object],
+        params: Mapping[str, str],
+        *,
+        trial: int | None = None,
+        name: str | None = None,
+        tags: Mapping[str, str] | None = None,
+    ) -> None:
+        """Count a finished child run from what its job returned (its metrics) and the
+        job's config (``params``, as the run's flattened params): nothing is read back from
+        MLflow. A result without every objective metric is counted, not a point. ``tags``
+        as in :meth:`add`."""
+        if tags:
+            self._pending.setdefault(run_id, {}).update(tags)
+        if run_id in self._children:
+            return
+        self._children.add(run_id)
+        values = {
+            k: float(v)
+            for k, v in metrics.items()
+            if isinstance(v, (int, float)) and not isinstance(v, bool)
+        }
+        if any(k not in values for k in self._metrics):
+            return
+        try:
+            feasible = all(c.satisfied(values) for c in self.constraints)
+        except ConfigError:  # a constraint metric is missing: infeasible
+            feasible = False
+        label = name or (f"trial {trial}" if trial is not None else run_id)
+        point = TrialPoint(run_id, label, trial, dict(params), values, feasible)
+        self._add_point(point, {})  # a job writes no front tags: all to write
+
+    def add_failure(self, run_id: str | None, tags: Mapping[str, str] | None = None) -> None:
+        """Count a failed job; its child run (when it got one) gets ``tags``."""
+        if run_id is not None:
+            if tags:
+                self._pending.setdefault(run_id, {}).update(tags)
+            if run_id in self._children:
+                return
+            self._children.add(run_id)
+        self._failed += 1
+
+    def _add_point(self, point: TrialPoint, written: dict[str, str]) -> None:
+        # Comparing with any one point suffices: until a key differs, all points agree on it.
+        first = self._points[0].params if self._points else point.params
+        self._differing.update(
+            k for k in first.keys() | point.params.keys() if first.get(k) != point.params.get(k)
+        )
+        self._points.append(point)
+        self._new.append(point)
+        self._written[point.run_id] = written
+
+    def record(self, artifacts: bool = True) -> FrontSummary:
+        """Update the front in memory and write what changed (see :func:`record_sweep_front`)."""
+        from mlflow.entities import Metric, Param, RunTag
+
+        client, parent = self._client, self.parent_run_id
+        # Points are only added, so a dominated point stays dominated: the front of all points
+        # is that of the last front plus the new points (O(batch x front), not O(n^2)).
+        candidates = [*self._front, *self._new]
+        values = self._values(candidates)
+        feasible = np.array([p.feasible for p in candidates], dtype=bool)
+        mask = pareto_mask(values, self._directions, feasible)
+        self._front = [p for p, on in zip(candidates, mask, strict=True) if on]
+        self._new = []
+
+        # Tags: only what changed, one write per run (each is a round trip to the store); the
+        # flags of points outside the candidates cannot change.
+        writes, self._pending = self._pending, {}
+        for p, on in zip(candidates, mask, strict=True):
+            written = self._written[p.run_id]
+            for key, val in ((TAG_FEASIBLE, p.feasible), (TAG_PARETO, on)):
+                text = "true" if val else "false"
+                if written.get(key) != text:
+                    writes.setdefault(p.run_id, {})[key] = written[key] = text
+        for run_id, tags in writes.items():
+            client.log_batch(run_id, tags=[RunTag(k, v) for k, v in tags.items()])
+
+        if self.reference is None and self._points:
+            if self._requested_reference is not None:
+                ref = {k: float(self._requested_reference[k]) for k in self._metrics}
+            else:
+                every = self._values(self._points)  # once: when the reference is fixed
+                wide = default_reference(every, self._directions, margin=REFERENCE_MARGIN)
+                ref = dict(zip(self._metrics, wide.tolist(), strict=True))
+            missing = [
+                Param(REFERENCE_PARAM + k, repr(v)) for k, v in ref.items() if k not in self._stored
+            ]
+            client.log_batch(parent, params=missing)
+            self._stored = {**ref, **self._stored}  # a stored value wins: it is what MLflow keeps
+            self.reference = {k: self._stored[k] for k in self._metrics}
+        hv = 0.0
+        if self.reference is not None and mask.any():
+            hv = hypervolume(
+                values[mask], self._directions, [self.reference[k] for k in self._metrics]
+            )
+
+        self._points.sort(key=lambda p: (p.trial is None, p.trial or 0, p.name))
+        on_front = {p.run_id for p in self._front}
+        summary = FrontSummary(
+            objectives=self.objectives,
+            constraints=self.constraints,
+            points=[replace(p, pareto=p.run_id in on_front) for p in self._points],
+            varying_params=_design_params(self._differing),
+            reference=None if self.reference is None else dict(self.reference),
+            hypervolume=hv,
+            n_children=len(self._children),
+            failed=self._failed,
+        )
+
+        step = len(self._points)
+        if self._last_step is None or self._last_step < step:
+            now = int(time.time() * 1000)
+            client.log_batch(
+                parent,
+                metrics=[
+                    Metric("hypervolume", hv, now, step),
+                    Metric("pareto_size", float(len(self._front)), now, step),
+                ],
+            )
+            self._last_step = step
+        if artifacts:  # the plots are most of the cost: a sweeper's intermediate batches skip them
+            _log_front_artifacts(client, parent, summary)
+        return summary
+
+
+def _log_front_artifacts(
+    client: mlflow.MlflowClient, parent_run_id: str, summary: FrontSummary
+) -> None:
+    with tempfile.TemporaryDirectory(prefix="dse-pareto-") as tmp:
+        for f in write_front_files(summary, Path(tmp)):
+            client.log_artifact(parent_run_id, str(f))
+
+
+def record_sweep_front(
+    client: mlflow.MlflowClient,
+    parent_run_id: str,
+    objectives: Sequence[Objective],
+    constraints: Sequence[Constraint] = (),
+    reference: Mapping[str, float] | None = None,
+    artifacts: bool = True,
+) -> FrontSummary:
+    """Compute the front of a sweep's child runs and record it in MLflow.
+
+    Children are the runs tagged ``mlflow.parentRunId = parent_run_id``; those FINISHED
+    with every objective metric count. A child is feasible when it satisfies every
+    constraint (a missing constraint metric makes it infeasible). Each counted child gets
+    tags ``dse.feasible`` and ``dse.pareto_optimal`` ("true"/"false", rewritten only when
+    they change; infeasible children are never "true").
+
+    On the parent: metric ``pareto_size`` and metric ``hypervolume`` at step = number of
+    counted children, and, unless ``artifacts`` is False (the plots are most of the
+    cost), ``pareto_front.png/.svg/.csv`` and ``pareto_summary.json/.md``.
+
+    Hypervolume reference rule: the first call that sees a counted child fixes the
+    reference point, either ``reference`` (metric -> value) or :func:`default_reference`
+    with ``margin=1.0`` of the children counted then (worst value pushed out by the whole
+    observed range, or by |worst| when only one value was seen), and stores it as parent params
+    ``hypervolume_reference.<metric>``. Later calls read it back from those params
+    (``reference`` is then ignored), so every value of the history uses the same point;
+    as children are only ever added, the logged hypervolume never decreases. Points worse
+    than the reference in some objective add nothing.
+
+    This reads every child run: once per sweep is fine, after every batch it is not (keep a
+    :class:`SweepFront` instead).
+    """
+    front = SweepFront.load(client, parent_run_id, objectives, constraints, reference)
+    return front.record(artifacts)
+
+
+__all__ = [
+    "REFERENCE_MARGIN",
+    "REFERENCE_PARAM",
+    "TAG_FEASIBLE",
+    "TAG_PARETO",
+    "TAG_TRIAL",
+    "SweepFront",
+    "record_sweep_front",
+]
