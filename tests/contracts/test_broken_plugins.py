@@ -19,7 +19,7 @@ from dse.testing import (
     DatasetContract, HardwareModelContract, ModelBuilderContract, SpikeCodingContract,
     TrainingMethodContract, WeightQuantizerContract,
 )
-import broken_plugins as broken
+import faulty_plugins as broken
 
 
 class TestLabelsFromOne(DatasetContract):
