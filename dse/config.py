@@ -88,15 +88,14 @@ def register_schemas() -> None:
 
 
 def check_top_level(cfg: DictConfig) -> None:
-    """Range checks the schema cannot express."""
-    for objective in cfg.search.objectives:
-        if objective.direction not in ("maximize", "minimize"):
-            raise ConfigError(
-                f"search.objectives: direction of '{objective.metric}' must be 'maximize' or "
-                f"'minimize' (got {objective.direction!r})"
-            )
+    """Range checks the schema cannot express: the search spec parses (dse/search.py holds
+    its rules, for the sweepers as for this check)."""
+    from dse.search import constraints_of, objectives_of
+
     if not cfg.search.objectives:
         raise ConfigError("search.objectives must name at least one metric")
+    objectives_of(cfg)
+    constraints_of(cfg)
 
 
 # --------------------------------------------------------------------------- plugins

@@ -41,7 +41,8 @@ class Objective:
             "must be a mapping {metric: NAME, direction: maximize|minimize}",
             node,
         )
-        return cls(str(node["metric"]), str(node.get("direction", "minimize")))  # type: ignore[arg-type]
+        # the same default as the config schema (dse.config.ObjectiveConfig)
+        return cls(str(node["metric"]), str(node.get("direction", "maximize")))  # type: ignore[arg-type]
 
 
 _OPS = {"<=": operator.le, "<": operator.lt, ">=": operator.ge, ">": operator.gt}
