@@ -1,6 +1,6 @@
 """Time-to-first-spike coding with logarithmic computation (Lew, Lee, Park, DAC 2022).
 
-Definitions (docs: DESIGN.md section 4):
+Definitions (the paper's coding as this project defines it; contract: docs/PLUGINS.md):
 
 * Values: {0} U {theta * 2^-t : t = 0..T-1}. A neuron integrates every weighted input of
   its layer, then fires once, at the first t with V >= theta * 2^-t (the threshold halves
