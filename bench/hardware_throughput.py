@@ -11,9 +11,9 @@ import itertools
 import time
 
 from dse.architecture import static_workload
+from dse.builtin.hardware import ANNAccelerator, RateProcessor, TTFSProcessor, load_technology
+from dse.builtin.models.vgg16 import VGG16
 from dse.estimate import DEFAULT_SPIKE_RATE, assumed_activity
-from plugins.hardware import ANNAccelerator, RateProcessor, TTFSProcessor, load_technology
-from plugins.models.vgg16 import VGG16
 
 
 def main() -> None:

@@ -28,12 +28,11 @@ Run: .venv/bin/python bench/paper_energies.py
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 from dse.estimate import assumed_activity, model_workload
 from dse.interfaces import HardwareReport
+from dse.plugins import CONF_DIR
 
-CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
 SPIKE_RATE = 0.1  # dse.estimate.DEFAULT_SPIKE_RATE: the project's stated default, not fitted
 INPUT_RATE = 1.0  # one TTFS spike per (nonzero) input pixel
 TIME_WINDOW = 8

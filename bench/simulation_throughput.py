@@ -11,13 +11,13 @@ import time
 
 import torch
 
+from dse.builtin.codings import RateCoding, TTFSLogCoding
+from dse.builtin.datasets.digits import Digits
+from dse.builtin.models.small_cnn import SmallCNN
+from dse.builtin.quantizers import LogQuantizer
+from dse.builtin.training import ConversionAwareTraining
+from dse.builtin.training._network import Network
 from dse.interfaces import Split
-from plugins.codings import RateCoding, TTFSLogCoding
-from plugins.datasets.digits import Digits
-from plugins.models.small_cnn import SmallCNN
-from plugins.quantizers import LogQuantizer
-from plugins.training import ConversionAwareTraining
-from plugins.training._network import Network
 
 REPEATS = 5  # best of 5 runs: robust to other processes sharing the 2 cores
 

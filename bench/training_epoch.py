@@ -16,11 +16,11 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
+from dse.builtin.codings import TTFSLogCoding
+from dse.builtin.datasets.idx import FashionMNIST
+from dse.builtin.quantizers import LogQuantizer
+from dse.builtin.training import ConversionAwareTraining, StandardTraining
 from dse.plugins import CONF_DIR
-from plugins.codings import TTFSLogCoding
-from plugins.datasets.idx import FashionMNIST
-from plugins.quantizers import LogQuantizer
-from plugins.training import ConversionAwareTraining, StandardTraining
 
 
 def main() -> None:

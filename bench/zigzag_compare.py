@@ -18,9 +18,9 @@ import tempfile
 import time
 from dataclasses import dataclass
 
+from dse.builtin.hardware import ANNAccelerator
+from dse.builtin.hardware.zigzag_ann import check_maps_fit, run_zigzag_layer
 from dse.estimate import model_workload
-from plugins.hardware import ANNAccelerator
-from plugins.hardware.zigzag_ann import check_maps_fit, run_zigzag_layer
 
 CONFIGS = {
     "default (256 KB weight SRAM, weights from DRAM)": {},

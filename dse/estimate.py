@@ -17,9 +17,9 @@ from pathlib import Path
 
 from dse.errors import ConfigError, DseError, require
 from dse.interfaces import HardwareReport
+from dse.plugins import CONF_DIR
 from dse.workload import Workload
 
-CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
 HARDWARE = ("ttfs_processor", "rate_processor", "ann_accelerator")
 DEFAULT_SPIKE_RATE = 0.1  # an assumption, not a measurement: see docs/HARDWARE.md
 DEFAULT_INPUT_RATE = 1.0  # every pixel of a natural image is nonzero: one spike each
@@ -85,11 +85,11 @@ def model_workload(
     from dse.architecture import static_workload
 
     if model == "vgg16":
-        from plugins.models.vgg16 import VGG16
+        from dse.builtin.models.vgg16 import VGG16
 
         builder = VGG16()
     else:
-        from plugins.models.small_cnn import SmallCNN
+        from dse.builtin.models.small_cnn import SmallCNN
 
         builder = SmallCNN()
     arch = builder.build((channels, input_size, input_size), num_classes)
@@ -132,7 +132,7 @@ def load_hardware(name: str, overrides: list[str] | None = None):
         if any(o.startswith("hardware/technology=") for o in hydra_overrides) and (
             "technology" in str(err)
         ):
-            from plugins.hardware.technology import known_nodes
+            from dse.builtin.hardware.technology import known_nodes
 
             raise ConfigError(
                 f"hardware.technology must be one of {known_nodes()} ({first[0]})"

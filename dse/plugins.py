@@ -24,7 +24,8 @@ from dse.errors import PluginError
 from dse.interfaces import PLUGIN_KINDS
 
 ENTRY_POINT_GROUP = "snn_dse.plugins"
-CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
+# The built-in configs: dse/conf (in a checkout, a link to the top-level conf/ folder).
+CONF_DIR = Path(__file__).resolve().parent / "conf"
 
 
 @dataclass(frozen=True)

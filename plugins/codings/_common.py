@@ -11,8 +11,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from dse.architecture import Architecture, AvgPool2d, Conv2d, Linear, MaxPool2d
+from dse.builtin.training._network import LayerParams, Network, balance_thresholds, fold_batch_norm
 from dse.interfaces import Split, TrainedNetwork, WeightQuantizer
-from plugins.training._network import LayerParams, Network, balance_thresholds, fold_batch_norm
 
 # Analog pixels enter the first layer as unsigned fixed point with 8 fractional bits:
 # the 8-bit pixel depth of every dataset here (CIFAR, Tiny-ImageNet: uint8).
@@ -67,7 +67,7 @@ def convert_layers(
     """
     module = ann.module
     if not isinstance(module, Network):
-        raise TypeError("convert needs a network built by plugins.training (a Network module)")
+        raise TypeError("convert needs a network built by dse.builtin.training (a Network module)")
     params = fold_batch_norm(module)
     info: dict[str, Any] = {}
     if not ann.conversion_aware:

@@ -42,15 +42,15 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from dse.builtin.codings._keys import check_shared_keys
 from dse.errors import require
 from dse.interfaces import SimulationResult, SpikeCoding, Split, TrainedNetwork, WeightQuantizer
-from plugins.codings._keys import check_shared_keys
 
 if TYPE_CHECKING:
     import torch
     from torch import nn
 
-    from plugins.codings._common import IntegerOp, SpikingNetwork
+    from dse.builtin.codings._common import IntegerOp, SpikingNetwork
 
 _INPUT_ENCODINGS = ("analog", "poisson", "deterministic")
 
@@ -144,14 +144,14 @@ class RateCoding(SpikeCoding):
 
     def input_encoder(self) -> nn.Module:
         """What the first layer sees on average (8-bit pixels), for CAT networks."""
-        from plugins.codings._common import AnalogPixels
+        from dse.builtin.codings._common import AnalogPixels
 
         return AnalogPixels()
 
     def convert(
         self, ann: TrainedNetwork, quantizer: WeightQuantizer, calibration: Split
     ) -> SpikingNetwork:
-        from plugins.codings._common import SpikingNetwork, convert_layers
+        from dse.builtin.codings._common import SpikingNetwork, convert_layers
 
         layers, info = convert_layers(
             ann,
@@ -218,7 +218,7 @@ class RateCoding(SpikeCoding):
         import torch
 
         from dse.architecture import AvgPool2d, Conv2d
-        from plugins.codings._common import FLOAT32_EXACT_BITS, PIXEL_FRAC_BITS, IntegerOp
+        from dse.builtin.codings._common import FLOAT32_EXACT_BITS, PIXEL_FRAC_BITS, IntegerOp
 
         one = 2.0**self.frac_bits  # theta in accumulator LSBs
         top = 2.0 ** (self._accumulator_bits - 1)
@@ -280,7 +280,7 @@ class RateCoding(SpikeCoding):
         import torch.nn.functional as F
 
         from dse.architecture import AvgPool2d, Conv2d, Flatten, Linear, MaxPool2d
-        from plugins.codings._common import (
+        from dse.builtin.codings._common import (
             PIXEL_FRAC_BITS,
             count_sum,
             pool_events,

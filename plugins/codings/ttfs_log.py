@@ -46,6 +46,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from dse.architecture import Conv2d
+from dse.builtin.codings._keys import check_shared_keys
 from dse.errors import ConfigError, require
 from dse.interfaces import (
     Accumulator,
@@ -55,14 +56,13 @@ from dse.interfaces import (
     TrainedNetwork,
     WeightQuantizer,
 )
-from plugins.codings._keys import check_shared_keys
 
 if TYPE_CHECKING:
     import torch
     from torch import nn
 
     from dse.architecture import Architecture, Linear
-    from plugins.codings._common import IntegerOp, SpikingNetwork
+    from dse.builtin.codings._common import IntegerOp, SpikingNetwork
 
 _INPUT_ENCODINGS = ("spikes", "analog")
 
@@ -190,7 +190,7 @@ class TTFSLogAccumulator(Accumulator):
     ) -> torch.Tensor:
         import torch
 
-        from plugins.codings._common import PIXEL_FRAC_BITS
+        from dse.builtin.codings._common import PIXEL_FRAC_BITS
 
         T, F, theta = self.time_window, self.frac_bits, self.threshold
         lo, hi = -(2.0 ** (self.accumulator_bits - 1)), 2.0 ** (self.accumulator_bits - 1) - 1
@@ -386,7 +386,7 @@ class TTFSLogCoding(SpikeCoding):
 
     def input_encoder(self) -> nn.Module:
         """What the first layer sees, for CAT networks to train on exactly that."""
-        from plugins.codings._common import AnalogPixels
+        from dse.builtin.codings._common import AnalogPixels
 
         if self.input_encoding == "spikes":
             return _spike_encoder(self.time_window)
@@ -405,7 +405,7 @@ class TTFSLogCoding(SpikeCoding):
     def convert(
         self, ann: TrainedNetwork, quantizer: WeightQuantizer, calibration: Split
     ) -> SpikingNetwork:
-        from plugins.codings._common import SpikingNetwork, convert_layers
+        from dse.builtin.codings._common import SpikingNetwork, convert_layers
 
         self.check_architecture(ann.architecture)
         layers, info = convert_layers(
@@ -475,7 +475,7 @@ class TTFSLogCoding(SpikeCoding):
         import torch
 
         from dse.architecture import Conv2d
-        from plugins.codings._common import PIXEL_FRAC_BITS, IntegerOp
+        from dse.builtin.codings._common import PIXEL_FRAC_BITS, IntegerOp
 
         T, frac = self.time_window, self.frac_bits
         top = 2.0 ** (self._accumulator_bits - 1)
@@ -522,7 +522,7 @@ class TTFSLogCoding(SpikeCoding):
         import torch.nn.functional as F
 
         from dse.architecture import Conv2d, Flatten, Linear, MaxPool2d
-        from plugins.codings._common import PIXEL_FRAC_BITS, pool_events, synaptic_events
+        from dse.builtin.codings._common import PIXEL_FRAC_BITS, pool_events, synaptic_events
 
         T = self.time_window
         n = x.shape[0]
@@ -588,7 +588,7 @@ class TTFSLogCoding(SpikeCoding):
         """
         import torch
 
-        from plugins.codings._common import FLOAT32_EXACT_BITS
+        from dse.builtin.codings._common import FLOAT32_EXACT_BITS
 
         T, F = self.time_window, self.frac_bits
         vc = torch.clamp(v, 2.0 ** (F - T), 2.0**F)
@@ -609,7 +609,7 @@ class TTFSLogCoding(SpikeCoding):
         saturated."""
         import torch
 
-        from plugins.codings._common import FLOAT32_EXACT_BITS, count_sum, weighted_op
+        from dse.builtin.codings._common import FLOAT32_EXACT_BITS, count_sum, weighted_op
 
         T = self.time_window
         top = 2.0 ** (self._accumulator_bits - 1)
@@ -707,7 +707,7 @@ def _active(code: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Spike indicator (float32) and spikes per sample (float64)."""
     import torch
 
-    from plugins.codings._common import count_sum
+    from dse.builtin.codings._common import count_sum
 
     # codes are 0 or >= 1: clamping is the indicator, ~10x cheaper than (code > 0).float()
     active = code.clamp(max=1.0).to(torch.float32)

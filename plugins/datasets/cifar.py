@@ -13,9 +13,9 @@ import pickle
 from pathlib import Path
 from typing import Any, ClassVar
 
+from dse.builtin.datasets._splits import check_fractions, with_validation
 from dse.errors import DatasetError, require
 from dse.interfaces import Dataset, DataSplits
-from plugins.datasets._splits import check_fractions, with_validation
 
 
 class _Cifar(Dataset):

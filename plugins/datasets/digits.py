@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from dse.builtin.datasets._splits import check_fractions
 from dse.interfaces import Dataset, DataSplits
-from plugins.datasets._splits import check_fractions
 
 # load_digits() pixel values are counts of on-pixels in 4x4 blocks of a 32x32 bitmap:
 # integers 0..16 (scikit-learn docs, "Optical recognition of handwritten digits dataset").

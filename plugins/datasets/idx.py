@@ -18,9 +18,9 @@ import zlib
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
+from dse.builtin.datasets._splits import check_fractions, with_validation
 from dse.errors import DatasetError, require
 from dse.interfaces import Dataset, DataSplits
-from plugins.datasets._splits import check_fractions, with_validation
 
 if TYPE_CHECKING:
     import numpy as np

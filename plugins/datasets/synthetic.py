@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from dse.builtin.datasets._splits import check_fractions
 from dse.errors import require
 from dse.interfaces import Dataset, DataSplits
-from plugins.datasets._splits import check_fractions
 
 
 class Synthetic(Dataset):

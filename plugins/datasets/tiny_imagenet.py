@@ -13,9 +13,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from dse.builtin.datasets._splits import check_fractions, with_validation
 from dse.errors import DatasetError, require
 from dse.interfaces import Dataset, DataSplits
-from plugins.datasets._splits import check_fractions, with_validation
 
 FOLDER = "tiny-imagenet-200"
 SIZE = 64  # every Tiny-ImageNet image is 64x64 RGB (the dataset's definition)

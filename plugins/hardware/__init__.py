@@ -3,10 +3,10 @@
 No torch here: a model is plain python arithmetic over the workload's layers.
 """
 
-from plugins.hardware.ann_accelerator import ANNAccelerator
-from plugins.hardware.rate_processor import RateProcessor
-from plugins.hardware.technology import Technology, known_nodes, load_technology
-from plugins.hardware.ttfs_processor import TTFSProcessor
+from dse.builtin.hardware.ann_accelerator import ANNAccelerator
+from dse.builtin.hardware.rate_processor import RateProcessor
+from dse.builtin.hardware.technology import Technology, known_nodes, load_technology
+from dse.builtin.hardware.ttfs_processor import TTFSProcessor
 
 __all__ = [
     "ANNAccelerator",

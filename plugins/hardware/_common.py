@@ -5,12 +5,12 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
+from dse.builtin.hardware._mapping import LOOP_ORDERS
+from dse.builtin.hardware._memory import KB_BITS, network_resident, weight_bits, weight_fetch_bits
+from dse.builtin.hardware.technology import Technology, load_technology
 from dse.errors import require
 from dse.interfaces import EnergyBreakdown, HardwareModel, HardwareReport, LayerCost
 from dse.workload import LayerWorkload, Workload
-from plugins.hardware._mapping import LOOP_ORDERS
-from plugins.hardware._memory import KB_BITS, network_resident, weight_bits, weight_fetch_bits
-from plugins.hardware.technology import Technology, load_technology
 
 PJ_PER_UJ = 1e6
 

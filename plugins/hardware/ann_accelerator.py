@@ -18,12 +18,17 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
+from dse.builtin.hardware._common import (
+    Processor,
+    check_positive,
+    check_positive_int,
+    check_workload,
+)
+from dse.builtin.hardware._mapping import elementwise_cycles, map_layer
+from dse.builtin.hardware._memory import KB_BITS, spill_bits, tiles
+from dse.builtin.hardware.technology import Technology
 from dse.interfaces import HardwareReport, LayerCost
 from dse.workload import LayerWorkload, Workload
-from plugins.hardware._common import Processor, check_positive, check_positive_int, check_workload
-from plugins.hardware._mapping import elementwise_cycles, map_layer
-from plugins.hardware._memory import KB_BITS, spill_bits, tiles
-from plugins.hardware.technology import Technology
 
 
 def mac_accumulator_bits(layer: LayerWorkload, activation_bits: int) -> int:

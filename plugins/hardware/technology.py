@@ -27,11 +27,11 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from functools import cache
-from pathlib import Path
 
 from dse.errors import ConfigError, require
+from dse.plugins import CONF_DIR
 
-TECHNOLOGY_DIR = Path(__file__).resolve().parents[2] / "conf" / "hardware" / "technology"
+TECHNOLOGY_DIR = CONF_DIR / "hardware" / "technology"
 
 Points = tuple[tuple[float, float], ...]
 

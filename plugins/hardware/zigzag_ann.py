@@ -4,7 +4,7 @@ The optional extra ``pip install 'snn-dse[zigzag]'`` installs ZigZag; nothing el
 project imports it, and this module imports it only inside :func:`run_zigzag_layer`.
 
 :func:`accelerator_description` writes the architecture of an
-:class:`~plugins.hardware.ann_accelerator.ANNAccelerator` in ZigZag's YAML schema: the
+:class:`~dse.builtin.hardware.ann_accelerator.ANNAccelerator` in ZigZag's YAML schema: the
 same ``rows x cols`` MAC array (``cols = position_parallel`` output positions, ``rows``
 output channels), a per-PE output register (the accumulator: its energy is in the MAC's,
 as in ann_accelerator), the weight SRAM and the activation SRAM (inputs and outputs) at
@@ -29,14 +29,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from dse.builtin.hardware._common import PJ_PER_UJ, check_workload
+from dse.builtin.hardware._mapping import map_layer
+from dse.builtin.hardware._memory import KB_BITS
+from dse.builtin.hardware.ann_accelerator import ANNAccelerator, mac_accumulator_bits
+from dse.builtin.hardware.technology import Technology
 from dse.errors import require
 from dse.interfaces import EnergyBreakdown, HardwareReport, LayerCost
 from dse.workload import LayerWorkload, Workload
-from plugins.hardware._common import PJ_PER_UJ, check_workload
-from plugins.hardware._mapping import map_layer
-from plugins.hardware._memory import KB_BITS
-from plugins.hardware.ann_accelerator import ANNAccelerator, mac_accumulator_bits
-from plugins.hardware.technology import Technology
 
 ACCESS_BITS = 128  # the CACTI tables' access width
 

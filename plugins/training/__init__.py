@@ -1,6 +1,6 @@
 """Built-in training methods: standard (ReLU, float) and conversion-aware training (CAT)."""
 
-from plugins.training.cat import ConversionAwareTraining
-from plugins.training.standard import StandardTraining
+from dse.builtin.training.cat import ConversionAwareTraining
+from dse.builtin.training.standard import StandardTraining
 
 __all__ = ["ConversionAwareTraining", "StandardTraining"]

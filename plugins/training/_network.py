@@ -305,8 +305,8 @@ def train_network(
     """
     from tqdm import tqdm
 
+    from dse.builtin.training._common import resolve_device
     from dse.data import batches
-    from plugins.training._common import resolve_device
 
     target = torch.device(resolve_device(device))
     module.to(target)

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, ClassVar
 
+from dse.builtin.training._common import OptimizationSettings
 from dse.errors import require
 from dse.interfaces import TrainedNetwork, TrainingMethod
-from plugins.training._common import OptimizationSettings
 
 if TYPE_CHECKING:
     from dse.architecture import Architecture
+    from dse.builtin.training._network import Network
+    from dse.builtin.training.standard import StandardTraining
     from dse.interfaces import DataSplits, SpikeCoding, WeightQuantizer
-    from plugins.training._network import Network
-    from plugins.training.standard import StandardTraining
 
 _INITS = ("scratch", "standard")
 
@@ -74,7 +74,7 @@ class ConversionAwareTraining(OptimizationSettings, TrainingMethod):
 
     def pretraining(self) -> StandardTraining | None:
         """With ``init=standard``: the ReLU training CAT fine-tunes (cached by the orchestrator)."""
-        from plugins.training.standard import StandardTraining
+        from dse.builtin.training.standard import StandardTraining
 
         if self.init != "standard":
             return None
@@ -83,7 +83,7 @@ class ConversionAwareTraining(OptimizationSettings, TrainingMethod):
     def untrained(
         self, arch: Architecture, quantizer: WeightQuantizer, coding: SpikeCoding
     ) -> Network:
-        from plugins.training._network import Network
+        from dse.builtin.training._network import Network
 
         return Network(
             arch, coding.activation, quantizer, coding.input_encoder(), coding.accumulator
@@ -100,7 +100,7 @@ class ConversionAwareTraining(OptimizationSettings, TrainingMethod):
     ) -> TrainedNetwork:
         import torch
 
-        from plugins.training._network import firing_scales, rescale_activations, train_network
+        from dse.builtin.training._network import firing_scales, rescale_activations, train_network
 
         coding.check_architecture(arch)
         pretraining = self.pretraining()

@@ -13,15 +13,15 @@ import pytest
 import torch
 
 from dse.architecture import Architecture, Conv2d, Flatten, Linear, MaxPool2d
+from dse.builtin.codings import RateCoding, TTFSLogCoding
+from dse.builtin.codings import ttfs_log as ttfs_log_module
+from dse.builtin.datasets.digits import Digits
+from dse.builtin.models.small_cnn import SmallCNN
+from dse.builtin.quantizers import LogQuantizer, UniformQuantizer
+from dse.builtin.training import ConversionAwareTraining
+from dse.builtin.training._network import Network, WeightedLayer
 from dse.interfaces import DataSplits, Split, TrainedNetwork, WeightQuantizer
 from dse.testing import SpikeCodingContract
-from plugins.codings import RateCoding, TTFSLogCoding
-from plugins.codings import ttfs_log as ttfs_log_module
-from plugins.datasets.digits import Digits
-from plugins.models.small_cnn import SmallCNN
-from plugins.quantizers import LogQuantizer, UniformQuantizer
-from plugins.training import ConversionAwareTraining
-from plugins.training._network import Network, WeightedLayer
 
 ARCH = Architecture(
     "tiny",

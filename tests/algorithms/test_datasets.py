@@ -12,14 +12,14 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
+from dse.builtin.datasets.cifar import Cifar10, Cifar100
+from dse.builtin.datasets.digits import Digits
+from dse.builtin.datasets.idx import MNIST, FashionMNIST
+from dse.builtin.datasets.synthetic import Synthetic
+from dse.builtin.datasets.tiny_imagenet import TinyImageNet
 from dse.data import RandomCropFlip, batches, random_crop_flip, stratified_split, to_float
 from dse.errors import ConfigError, DatasetError
 from dse.interfaces import Dataset, Split
-from plugins.datasets.cifar import Cifar10, Cifar100
-from plugins.datasets.digits import Digits
-from plugins.datasets.idx import MNIST, FashionMNIST
-from plugins.datasets.synthetic import Synthetic
-from plugins.datasets.tiny_imagenet import TinyImageNet
 
 CONF = Path(__file__).resolve().parents[2] / "conf"
 

@@ -15,9 +15,8 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
-from dse.plugins import CONF_DIR
-from plugins.codings import TTFSLogCoding
-from plugins.datasets.idx import (
+from dse.builtin.codings import TTFSLogCoding
+from dse.builtin.datasets.idx import (
     TEST_IMAGES,
     TEST_LABELS,
     TRAIN_IMAGES,
@@ -25,8 +24,9 @@ from plugins.datasets.idx import (
     FashionMNIST,
     read_idx,
 )
-from plugins.quantizers import LogQuantizer
-from plugins.training import ConversionAwareTraining
+from dse.builtin.quantizers import LogQuantizer
+from dse.builtin.training import ConversionAwareTraining
+from dse.plugins import CONF_DIR
 
 
 @pytest.fixture(scope="module")

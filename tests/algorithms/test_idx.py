@@ -10,8 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from dse.errors import ConfigError, DatasetError
-from plugins.datasets.idx import (
+from dse.builtin.datasets.idx import (
     FILES,
     MNIST,
     TEST_IMAGES,
@@ -22,6 +21,7 @@ from plugins.datasets.idx import (
     read_idx,
     write_idx,
 )
+from dse.errors import ConfigError, DatasetError
 
 
 def make_root(root: Path, n_train: int = 120, n_test: int = 40, gz: bool = True) -> Path:

@@ -11,13 +11,13 @@ import torch
 from omegaconf import OmegaConf
 
 from dse.architecture import Architecture, Conv2d, Flatten, Linear, MaxPool2d, static_workload
+from dse.builtin.datasets.digits import Digits
+from dse.builtin.datasets.synthetic import Synthetic
+from dse.builtin.models.small_cnn import SmallCNN
+from dse.builtin.models.vgg16 import VGG16
 from dse.data import batches
 from dse.errors import ConfigError
 from dse.interfaces import ModelBuilder
-from plugins.datasets.digits import Digits
-from plugins.datasets.synthetic import Synthetic
-from plugins.models.small_cnn import SmallCNN
-from plugins.models.vgg16 import VGG16
 
 CONF = Path(__file__).resolve().parents[2] / "conf"
 

@@ -7,8 +7,8 @@ import math
 import pytest
 import torch
 
+from dse.builtin.quantizers import FloatQuantizer, LogQuantizer, UniformQuantizer
 from dse.errors import ConfigError
-from plugins.quantizers import FloatQuantizer, LogQuantizer, UniformQuantizer
 
 
 def _weights(seed: int = 0) -> torch.Tensor:

@@ -7,10 +7,10 @@ import torch
 import torch.nn.functional as F
 
 from dse.architecture import Architecture, AvgPool2d, Conv2d, Flatten, Linear, MaxPool2d
+from dse.builtin.codings._common import SpikingNetwork
+from dse.builtin.codings.rate import RateCoding, qcfs_quantize
+from dse.builtin.training._network import LayerParams
 from dse.errors import ConfigError
-from plugins.codings._common import SpikingNetwork
-from plugins.codings.rate import RateCoding, qcfs_quantize
-from plugins.training._network import LayerParams
 
 ARCH = Architecture(
     "tiny",
@@ -246,7 +246,7 @@ def test_time_batched_simulation_equals_step_by_step(
     min_slice: int,
     monkeypatch,  # noqa: ANN001
 ) -> None:
-    import plugins.codings.rate as rate
+    import dse.builtin.codings.rate as rate
 
     monkeypatch.setattr(rate, "_CHUNK_ELEMENTS", chunk_elements)
     monkeypatch.setattr(rate, "_MIN_SLICE", min_slice)

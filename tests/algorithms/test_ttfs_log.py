@@ -8,11 +8,11 @@ import pytest
 import torch
 
 from dse.architecture import Architecture, AvgPool2d, Conv2d, Flatten, Linear, MaxPool2d
+from dse.builtin.codings._common import SpikingNetwork
+from dse.builtin.codings.ttfs_log import TTFSLogCoding, ttfs_log_quantize
+from dse.builtin.quantizers import LogQuantizer
+from dse.builtin.training._network import LayerParams
 from dse.errors import ConfigError
-from plugins.codings._common import SpikingNetwork
-from plugins.codings.ttfs_log import TTFSLogCoding, ttfs_log_quantize
-from plugins.quantizers import LogQuantizer
-from plugins.training._network import LayerParams
 
 ARCH = Architecture(
     "tiny",
@@ -223,7 +223,7 @@ def test_activity_counts_real_events() -> None:
 def test_integer_op_is_exact_with_float32_parts(spread: int) -> None:
     """Integer conv / linear against float64 (exact here: every sum < 2^53), with weights
     from 1 to 2^spread: one float32 part, split parts, or the float64 fallback."""
-    from plugins.codings._common import IntegerOp
+    from dse.builtin.codings._common import IntegerOp
 
     g = torch.Generator().manual_seed(spread)
     for spec, shape, x_shape in [

@@ -14,6 +14,11 @@ from typing import Any
 import torch
 
 from dse.architecture import Architecture
+from dse.builtin.codings.rate import _activation_module as qcfs_activation
+from dse.builtin.codings.ttfs_log import TTFSLogCoding
+from dse.builtin.datasets.digits import Digits
+from dse.builtin.models.small_cnn import SmallCNN
+from dse.builtin.training.standard import StandardTraining
 from dse.interfaces import (
     Dataset,
     DataSplits,
@@ -28,11 +33,6 @@ from dse.interfaces import (
     WeightQuantizer,
 )
 from dse.workload import Workload
-from plugins.codings.rate import _activation_module as qcfs_activation
-from plugins.codings.ttfs_log import TTFSLogCoding
-from plugins.datasets.digits import Digits
-from plugins.models.small_cnn import SmallCNN
-from plugins.training.standard import StandardTraining
 
 
 class LabelsFromOne(Dataset):

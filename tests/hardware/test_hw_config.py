@@ -10,8 +10,8 @@ from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
-from plugins.hardware import ANNAccelerator, RateProcessor, TTFSProcessor
-from plugins.hardware.zigzag_ann import ZigZagANN
+from dse.builtin.hardware import ANNAccelerator, RateProcessor, TTFSProcessor
+from dse.builtin.hardware.zigzag_ann import ZigZagANN
 
 CONF = Path(__file__).resolve().parents[2] / "conf"
 CLASSES = {

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from dse.builtin.hardware import ANNAccelerator, RateProcessor, TTFSProcessor
+from dse.builtin.hardware.zigzag_ann import ZigZagANN
 from dse.interfaces import HardwareModel
 from dse.testing import HardwareModelContract
-from plugins.hardware import ANNAccelerator, RateProcessor, TTFSProcessor
-from plugins.hardware.zigzag_ann import ZigZagANN
 
 
 class TestTTFSProcessorContract(HardwareModelContract):

@@ -20,7 +20,7 @@ import math
 import pytest
 from hw_helpers import tiny_workload, toy_technology
 
-from plugins.hardware import ANNAccelerator, RateProcessor, TTFSProcessor
+from dse.builtin.hardware import ANNAccelerator, RateProcessor, TTFSProcessor
 
 ADD = 0.01  # pJ per adder bit (toy technology)
 MUL = 0.01  # pJ per multiplier bit^2

@@ -7,11 +7,11 @@ import dataclasses
 import pytest
 from hw_helpers import toy_technology
 
+from dse.builtin.hardware import ANNAccelerator, RateProcessor, TTFSProcessor
+from dse.builtin.hardware._mapping import map_layer
+from dse.builtin.hardware._memory import KB_BITS, weight_fetch_bits
 from dse.estimate import assumed_activity, model_workload
 from dse.workload import LayerWorkload, Workload
-from plugins.hardware import ANNAccelerator, RateProcessor, TTFSProcessor
-from plugins.hardware._mapping import map_layer
-from plugins.hardware._memory import KB_BITS, weight_fetch_bits
 
 MODELS = (TTFSProcessor, RateProcessor, ANNAccelerator)
 

@@ -7,8 +7,8 @@ import dataclasses
 import pytest
 from hw_helpers import tiny_workload, toy_technology
 
+from dse.builtin.hardware import ANNAccelerator, RateProcessor, TTFSProcessor, load_technology
 from dse.errors import ConfigError
-from plugins.hardware import ANNAccelerator, RateProcessor, TTFSProcessor, load_technology
 
 MODELS = (TTFSProcessor, RateProcessor, ANNAccelerator)
 

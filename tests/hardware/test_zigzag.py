@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from hw_helpers import tiny_workload
 
-from plugins.hardware import ANNAccelerator
-from plugins.hardware.zigzag_ann import ZigZagANN
+from dse.builtin.hardware import ANNAccelerator
+from dse.builtin.hardware.zigzag_ann import ZigZagANN
 
 BENCH = Path(__file__).resolve().parents[2] / "bench" / "zigzag_compare.py"
 
@@ -29,7 +29,7 @@ def test_zigzag_is_imported_lazily() -> None:
     import subprocess
 
     code = (
-        "import sys, plugins.hardware, plugins.hardware.zigzag_ann, dse.estimate; "
+        "import sys, dse.builtin.hardware, dse.builtin.hardware.zigzag_ann, dse.estimate; "
         "print('zigzag' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

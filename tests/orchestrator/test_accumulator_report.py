@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 from dse import report
+from dse.builtin.hardware import TTFSProcessor
 from dse.interfaces import AccumulatorActivity
 from dse.pipeline import DesignPointResult, Measurement
 from dse.testing import example_workload
-from plugins.hardware import TTFSProcessor
 
 
 def _result(val: AccumulatorActivity | None, test: AccumulatorActivity | None) -> DesignPointResult:

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from dse.builtin.datasets.synthetic import Synthetic
 from dse.cache import StageCache, stable_hash
 from dse.pipeline import load_data
-from plugins.datasets.synthetic import Synthetic
 
 
 def test_round_trip_and_disabled(tmp_path):

@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 import torch
 
+from dse.builtin.hardware import TTFSProcessor
+from dse.builtin.quantizers import LogQuantizer
 from dse.errors import PluginError
 from dse.guards import check_report, guard_quantizer
 from dse.testing import example_workload
-from plugins.hardware import TTFSProcessor
-from plugins.quantizers import LogQuantizer
 
 # --------------------------------------------------------------------------- units
 
@@ -92,8 +92,8 @@ def test_an_idempotent_quantizer_is_checked_once_then_left_alone() -> None:
 PLUGINS = '''
 import dataclasses
 
-from plugins.hardware import TTFSProcessor
-from plugins.quantizers import LogQuantizer
+from dse.builtin.hardware import TTFSProcessor
+from dse.builtin.quantizers import LogQuantizer
 
 
 class NaNEnergy(TTFSProcessor):

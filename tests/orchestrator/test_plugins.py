@@ -17,7 +17,7 @@ def test_builtins_are_listed_with_their_docstring(tmp_path):
     names = {group: {p.name for p in infos} for group, infos in plugins.items()}
     assert {"log", "uniform", "float"} <= names["quantizer"]
     log = next(p for p in plugins["quantizer"] if p.name == "log")
-    assert log.target == "plugins.quantizers.log.LogQuantizer"
+    assert log.target == "dse.builtin.quantizers.log.LogQuantizer"
     assert log.description()  # the first docstring line
 
 
@@ -38,7 +38,9 @@ def _fake_entry_points(points):
 
 def test_entry_point_plugins_compose_by_name(monkeypatch, compose):
     point = EntryPoint(
-        name="quantizer.log3", value="plugins.quantizers.log:LogQuantizer", group="snn_dse.plugins"
+        name="quantizer.log3",
+        value="dse.builtin.quantizers.log:LogQuantizer",
+        group="snn_dse.plugins",
     )
     monkeypatch.setattr(dse.plugins, "entry_points", _fake_entry_points([point]))
     register_entry_point_plugins()

@@ -87,10 +87,10 @@ def test_unreachable_tracking_server_fails_fast():
 def test_plugins_are_built_directly_unless_the_config_nests_objects():
     from fractions import Fraction
 
+    from dse.builtin.quantizers.uniform import UniformQuantizer
     from dse.pipeline import construct
-    from plugins.quantizers.uniform import UniformQuantizer
 
-    target = "plugins.quantizers.uniform.UniformQuantizer"
+    target = "dse.builtin.quantizers.uniform.UniformQuantizer"
     plain = construct(UniformQuantizer, {"_target_": target, "bits": 3})
     assert isinstance(plain, UniformQuantizer) and plain.bits == 3
     # A nested _target_ is Hydra's to build (the class argument is not used then).

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from hydra import initialize_config_dir
 from hydra._internal.callbacks import Callbacks
@@ -13,9 +11,8 @@ from hydra.types import HydraContext, RunMode
 from omegaconf import OmegaConf
 
 from dse.config import register_schemas
+from dse.plugins import CONF_DIR
 from hydra_plugins.dse_launcher.dse_launcher import DseLocalLauncher
-
-CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
 
 # The sweeper repeats the command line's own overrides (here experiment=...) in every job.
 EXPERIMENT = "experiment=pareto_digits"
