@@ -1,8 +1,9 @@
 """dse-estimate: price a network on the hardware models without training it.
 
 The activity comes from an assumed spike rate (:func:`assumed_activity`) or from a saved
-workload file (``Workload.save`` JSON, e.g. written by a design point). The hardware
-configs are composed by Hydra from ``conf/hardware/`` exactly as in a design point, so
+workload file (``Workload.save`` JSON, e.g. written by a design point). Models and
+hardware models are plugins found as ``dse`` finds them (built-ins, ``--config-dir``
+folders, entry points), composed by Hydra and validated exactly as in a design point, so
 ``--set num_pes=64`` or ``--set technology=45nm`` behave like ``hardware.num_pes=64`` and
 ``hardware/technology=45nm`` on the ``dse`` command line.
 """
@@ -15,12 +16,12 @@ import json
 import sys
 from pathlib import Path
 
-from dse.errors import ConfigError, DseError, require
-from dse.interfaces import HardwareReport
-from dse.plugins import CONF_DIR
+from dse.errors import DseError, require
+from dse.guards import check_report
+from dse.interfaces import HardwareModel, HardwareReport, ModelBuilder
+from dse.plugins import available_plugins, compose_plugin, register_entry_point_plugins
 from dse.workload import Workload
 
-HARDWARE = ("ttfs_processor", "rate_processor", "ann_accelerator")
 DEFAULT_SPIKE_RATE = 0.1  # an assumption, not a measurement: see docs/HARDWARE.md
 DEFAULT_INPUT_RATE = 1.0  # every pixel of a natural image is nonzero: one spike each
 
@@ -80,18 +81,14 @@ def model_workload(
     coding: str,
     time_window: int,
     accumulator_bits: int,
+    overrides: list[str] | None = None,
+    config_dirs: list[Path] | None = None,
 ) -> Workload:
-    """The static workload of a built-in model (no activity)."""
+    """The static workload (no activity) of the model plugin ``model`` (a built-in, one in
+    ``config_dirs`` or an entry point); ``overrides`` as for ``dse``, e.g. ``model.hidden=64``."""
     from dse.architecture import static_workload
 
-    if model == "vgg16":
-        from dse.builtin.models.vgg16 import VGG16
-
-        builder = VGG16()
-    else:
-        from dse.builtin.models.small_cnn import SmallCNN
-
-        builder = SmallCNN()
+    builder: ModelBuilder = compose_plugin("model", model, overrides, config_dirs)
     arch = builder.build((channels, input_size, input_size), num_classes)
     return static_workload(
         arch,
@@ -103,50 +100,39 @@ def model_workload(
     )
 
 
-def load_hardware(name: str, overrides: list[str] | None = None):
-    """Compose ``conf/hardware/<name>.yaml`` with Hydra and instantiate it.
+def load_hardware(
+    name: str, overrides: list[str] | None = None, config_dirs: list[Path] | None = None
+) -> HardwareModel:
+    """The hardware plugin ``name``, composed and validated as ``dse`` does it.
 
     ``overrides`` are ``key=value`` strings relative to the hardware node;
     ``technology=<node>`` selects ``conf/hardware/technology/<node>.yaml``.
     """
-    from hydra import compose, initialize_config_dir
-    from hydra.errors import HydraException
-    from hydra.utils import instantiate
-    from omegaconf.errors import OmegaConfBaseException
+    return compose_plugin("hardware", name, _hardware_overrides(overrides), config_dirs)
 
-    require(name in HARDWARE, "--hardware", f"must be one of {list(HARDWARE)} or all", name)
-    hydra_overrides = [f"+hardware={name}"]
+
+def _hardware_overrides(overrides: list[str] | None) -> list[str]:
+    out = []
     for item in overrides or []:
         require("=" in item, "--set", "must be key=value", item)
         key, value = item.split("=", 1)
         key = key.removeprefix("hardware.")
-        if key == "technology":
-            hydra_overrides.append(f"hardware/technology={value}")
-        else:
-            hydra_overrides.append(f"hardware.{key}={value}")
-    try:
-        with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-            cfg = compose(overrides=hydra_overrides)
-    except (HydraException, OmegaConfBaseException) as err:
-        first = str(err).strip().splitlines()
-        if any(o.startswith("hardware/technology=") for o in hydra_overrides) and (
-            "technology" in str(err)
-        ):
-            from dse.builtin.hardware.technology import known_nodes
+        if key.startswith("model."):
+            continue  # the model's, not the hardware's
+        out.append(
+            f"hardware/technology={value}" if key == "technology" else f"hardware.{key}={value}"
+        )
+    return out
 
-            raise ConfigError(
-                f"hardware.technology must be one of {known_nodes()} ({first[0]})"
-            ) from None
-        raise ConfigError(f"--set: {' '.join(first[:2])}") from None
-    try:
-        return instantiate(cfg.hardware)
-    except Exception as err:  # instantiate wraps the plugin's ConfigError
-        cause = err
-        while cause.__cause__ is not None and not isinstance(cause, DseError):
-            cause = cause.__cause__
-        if isinstance(cause, DseError):
-            raise cause from None
-        raise
+
+def _model_overrides(overrides: list[str]) -> list[str]:
+    return [item for item in overrides if item.startswith("model.")]
+
+
+def hardware_names(choice: str, config_dirs: list[Path] | None = None) -> list[str]:
+    """``--hardware``: one plugin name, a comma-separated list, or ``all`` of them."""
+    known = [info.name for info in available_plugins(config_dirs)["hardware"]]
+    return known if choice == "all" else [name.strip() for name in choice.split(",")]
 
 
 # ----------------------------------------------------------------------------- output
@@ -180,7 +166,7 @@ def format_report(name: str, hw: object, report: HardwareReport, workload: Workl
         f"{report.cycles:>10d}{report.pe_utilization:>6.0%}",
         f"energy {report.energy_uj:.4g} uJ (on chip {report.energy_uj - b.dram_uj:.4g} uJ)   "
         f"latency {report.latency_ms:.4g} ms   area {report.area_mm2:.4g} mm2   "
-        f"{report.pj_per_synop:.4g} pJ per {'MAC' if name == 'ann_accelerator' else 'synop'}",
+        f"{report.pj_per_synop:.4g} pJ per synaptic operation",
     ]
     return "\n".join(lines)
 
@@ -193,11 +179,11 @@ def format_comparison(reports: dict[str, HardwareReport]) -> str:
             f"{name:<17}{r.energy_uj:>11.2f}{r.energy_uj - r.breakdown.dram_uj:>12.2f}"
             f"{r.latency_ms:>12.4g}{r.area_mm2:>10.3f}"
         )
-    base = reports.get("ttfs_processor")
-    if base is not None and base.energy_uj > 0:
+    base_name, base = next(iter(reports.items()))  # the first one named is the reference
+    if base.energy_uj > 0:
         for name, r in reports.items():
-            if name != "ttfs_processor":
-                lines.append(f"{name} / ttfs_processor energy: {r.energy_uj / base.energy_uj:.3f}x")
+            if name != base_name:
+                lines.append(f"{name} / {base_name} energy: {r.energy_uj / base.energy_uj:.3f}x")
     return "\n".join(lines)
 
 
@@ -214,12 +200,28 @@ def _parser() -> argparse.ArgumentParser:
             "--hardware all --set num_pes=64 --set technology=45nm"
         ),
     )
-    p.add_argument("--model", choices=["vgg16", "small_cnn"], default="vgg16")
+    p.add_argument(
+        "--model",
+        default="vgg16",
+        help="a model plugin (dse --list-plugins): built-in, in --config-dir or an entry point",
+    )
     p.add_argument("--input-size", type=int, default=32, help="input height = width (pixels)")
     p.add_argument("--channels", type=int, default=3, help="input channels")
     p.add_argument("--num-classes", type=int, default=10)
     p.add_argument(
-        "--hardware", choices=[*HARDWARE, "all"], default="ttfs_processor", help="model to price"
+        "--hardware",
+        default="ttfs_processor",
+        help="hardware plugin(s) to price: a name, names joined by commas (the first is the "
+        "reference of the comparison) or all",
+    )
+    p.add_argument(
+        "--config-dir",
+        dest="config_dirs",
+        action="append",
+        type=Path,
+        default=[],
+        metavar="DIR",
+        help="a folder of your plugin configs (<group>/<name>.yaml), as for dse; repeatable",
     )
     p.add_argument("--weight-bits", type=int, default=5, help="storage bits per weight")
     p.add_argument("--weight-format", choices=["log", "uniform", "float"], default="log")
@@ -251,7 +253,8 @@ def _parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="hardware override, repeatable: num_pes=64, clock_mhz=100, technology=45nm",
+        help="override, repeatable: hardware keys (num_pes=64, clock_mhz=100, technology=45nm) "
+        "or model keys (model.hidden=64)",
     )
     p.add_argument("--json", action="store_true", help="print machine-readable JSON only")
     return p
@@ -260,6 +263,10 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
+        register_entry_point_plugins()
+        # Every hardware config is checked before the model is built.
+        names = hardware_names(args.hardware, args.config_dirs)
+        models = {name: load_hardware(name, args.overrides, args.config_dirs) for name in names}
         if args.workload is not None:
             require(
                 args.workload.is_file(),
@@ -290,12 +297,14 @@ def main(argv: list[str] | None = None) -> int:
                 args.coding,
                 args.time_window,
                 args.accumulator_bits,
+                _model_overrides(args.overrides),
+                args.config_dirs,
             )
             rate = DEFAULT_SPIKE_RATE if args.spike_rate is None else args.spike_rate
             workload = assumed_activity(static, rate, args.input_rate)
-        names = list(HARDWARE) if args.hardware == "all" else [args.hardware]
-        models = {name: load_hardware(name, args.overrides) for name in names}
         reports = {name: hw.estimate(workload) for name, hw in models.items()}
+        for name, report in reports.items():
+            check_report(report, name)
     except DseError as err:
         print(f"dse-estimate: error: {err}", file=sys.stderr)
         return 2

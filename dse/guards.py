@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     import torch
 
 
-def check_report(report: HardwareReport, hardware: str, split: str) -> None:
+def check_report(report: HardwareReport, hardware: str, split: str | None = None) -> None:
     """Refuse a report whose energy, latency or area (or an energy component) is not a
     finite number >= 0: it would otherwise land in MLflow and on the Pareto front."""
     fields: dict[str, Any] = {
@@ -28,7 +28,8 @@ def check_report(report: HardwareReport, hardware: str, split: str) -> None:
         ok = isinstance(value, (int, float)) and math.isfinite(value) and value >= 0
         if not ok:
             raise PluginError(
-                f"hardware={hardware} returned {name}={value!r} for the {split} split; energy, "
+                f"hardware={hardware} returned {name}={value!r}"
+                f"{f' for the {split} split' if split else ''}; energy, "
                 "latency and area must be finite and >= 0. Check the model's formulas (a "
                 "division by a zero count, a negative term); dse.testing.HardwareModelContract "
                 "finds such cases"

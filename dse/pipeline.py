@@ -19,13 +19,12 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from dse import cache as cache_mod
 from dse.architecture import Architecture, static_workload
-from dse.config import check_plugin_config
-from dse.errors import ConfigError, DseError, PluginError
+from dse.config import build_plugin
+from dse.errors import PluginError
 from dse.guards import check_report, guard_quantizer
 from dse.interfaces import (
     PLUGIN_KINDS,
@@ -60,37 +59,7 @@ class Plugins:
 
 def build_plugins(cfg: DictConfig) -> Plugins:
     """Check every plugin group against its class and instantiate it (cheap, no data)."""
-    built: dict[str, Any] = {}
-    for group in PLUGIN_KINDS:
-        cls = check_plugin_config(group, cfg[group])
-        try:
-            built[group] = construct(cls, OmegaConf.to_container(cfg[group], resolve=True))
-        except DseError:
-            raise
-        except Exception as err:  # hydra wraps constructor errors; surface the cause
-            cause = err.__cause__ or err
-            if isinstance(cause, DseError):
-                raise cause from None
-            raise ConfigError(f"{group}: {cause}") from None
-    return Plugins(**built)
-
-
-def construct(cls: type, config: dict[str, Any]) -> Any:
-    """``cls(**keyword arguments)`` of a validated plugin config. Hydra's ``instantiate``
-    (ten times slower) only where the config asks for more: a nested ``_target_`` or one
-    of Hydra's special keys."""
-    special = any(k.startswith("_") and k != "_target_" for k in config)
-    if special or any(_nests_target(v) for v in config.values()):
-        return instantiate(config, _convert_="all")
-    return cls(**{k: v for k, v in config.items() if k != "_target_"})
-
-
-def _nests_target(value: Any) -> bool:
-    if isinstance(value, dict):
-        return any(k == "_target_" or _nests_target(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_nests_target(v) for v in value)
-    return False
+    return Plugins(**{group: build_plugin(group, cfg[group]) for group in PLUGIN_KINDS})
 
 
 @dataclass

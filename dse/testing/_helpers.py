@@ -10,8 +10,6 @@ import socket
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from omegaconf import OmegaConf
-
 from dse.architecture import Architecture, Conv2d, Flatten, Linear, MaxPool2d, static_workload
 from dse.workload import Workload
 
@@ -28,18 +26,11 @@ def builtin_plugin(group: str, name: str, **overrides: Any) -> Any:
     network trained by ``builtin_plugin("training", "cat", epochs=1)``), so they reach the
     built-ins through their configs, never by importing them.
     """
-    from hydra import compose, initialize_config_dir
+    from dse.plugins import compose_plugin
 
-    from dse.config import check_plugin_config, register_schemas
-    from dse.pipeline import construct
-    from dse.plugins import CONF_DIR
-
-    register_schemas()
-    with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
-        cfg = compose("config", overrides=[f"{group}={name}"])
-    node = OmegaConf.merge(cfg[group], overrides)
-    cls = check_plugin_config(group, node)
-    return construct(cls, OmegaConf.to_container(node, resolve=True))
+    return compose_plugin(
+        group, name, [f"{group}.{key}={value}" for key, value in overrides.items()]
+    )
 
 
 @functools.cache

@@ -63,9 +63,10 @@ def test_main_prints_a_table(capsys) -> None:
 
 def test_main_all_hardware_json_and_overrides(capsys) -> None:
     argv = ["--model", "small_cnn", "--input-size", "8", "--channels", "1", "--json"]
-    assert main([*argv, "--hardware", "all", "--set", "num_pes=8"]) == 0
+    trio = "ttfs_processor,rate_processor,ann_accelerator"
+    assert main([*argv, "--hardware", trio, "--set", "num_pes=8"]) == 0
     data = json.loads(capsys.readouterr().out)
-    assert set(data["reports"]) == {"ttfs_processor", "rate_processor", "ann_accelerator"}
+    assert list(data["reports"]) == ["ttfs_processor", "rate_processor", "ann_accelerator"]
     ttfs = data["reports"]["ttfs_processor"]
     assert ttfs["energy_uj"] > 0 and len(ttfs["layers"]) == len(
         data["reports"]["rate_processor"]["layers"]
@@ -86,9 +87,39 @@ def test_main_with_workload_file(tmp_path: Path, capsys) -> None:
 
 
 def test_main_vgg16_cifar(capsys) -> None:
-    assert main(["--model", "vgg16", "--hardware", "all"]) == 0
+    assert main(["--model", "vgg16", "--hardware", "ttfs_processor,ann_accelerator"]) == 0
     out = capsys.readouterr().out
     assert "vgg16@32x32" in out and "ann_accelerator / ttfs_processor energy" in out
+
+
+def test_all_means_every_hardware_plugin(capsys) -> None:
+    argv = ["--model", "small_cnn", "--input-size", "8", "--channels", "1", "--json"]
+    assert main([*argv, "--hardware", "all"]) == 0
+    reports = json.loads(capsys.readouterr().out)["reports"]
+    assert {"ttfs_paper", "zigzag_ann", "ttfs_processor", "ann_accelerator"} <= set(reports)
+
+
+def test_a_users_plugins_are_priced(tmp_path: Path, capsys) -> None:
+    """A model and a hardware model from the user's --config-dir, with overrides of both,
+    validated as dse validates them."""
+    (tmp_path / "hardware").mkdir()
+    (tmp_path / "model").mkdir()
+    (tmp_path / "hardware" / "narrow.yaml").write_text(
+        "defaults:\n  - ttfs_processor\n  - _self_\nnum_pes: 4\n"
+    )
+    (tmp_path / "model" / "tiny.yaml").write_text(
+        "_target_: dse.builtin.models.small_cnn.SmallCNN\nchannels: [4]\npool_after: [1]\n"
+    )
+    argv = ["--config-dir", str(tmp_path), "--model", "tiny", "--input-size", "8"]
+    assert main([*argv, "--channels", "1", "--hardware", "narrow", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert list(data["reports"]) == ["narrow"] and data["workload"]["total_weights"] > 0
+    assert (
+        main([*argv, "--channels", "1", "--hardware", "narrow", "--set", "model.channels=[4,4]"])
+        == 0
+    )
+    assert main([*argv, "--channels", "1", "--hardware", "narrow", "--set", "num_pes=0"]) == 2
+    assert "hardware.num_pes must be >= 1 (got 0)" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(
@@ -97,6 +128,8 @@ def test_main_vgg16_cifar(capsys) -> None:
         (["--set", "num_pes=0"], "hardware.num_pes must be >= 1 (got 0)"),
         (["--set", "technology=7nm"], "hardware.technology must be one of"),
         (["--set", "no_such_key=1"], "no_such_key"),
+        (["--hardware", "no_such_model"], "hardware=no_such_model: no such plugin"),
+        (["--model", "no_such_net"], "model=no_such_net: no such plugin"),
         (["--spike-rate", "2"], "spike_rate must be in [0, 1]"),
     ],
 )

@@ -88,7 +88,7 @@ def test_plugins_are_built_directly_unless_the_config_nests_objects():
     from fractions import Fraction
 
     from dse.builtin.quantizers.uniform import UniformQuantizer
-    from dse.pipeline import construct
+    from dse.config import construct
 
     target = "dse.builtin.quantizers.uniform.UniformQuantizer"
     plain = construct(UniformQuantizer, {"_target_": target, "bits": 3})
