@@ -119,8 +119,9 @@ def floor_mlflow(
     from mlflow.entities import Metric, Param, RunTag
 
     mlflow.set_tracking_uri(f"sqlite:///{folder}/mlflow.db")
-    exp = mlflow.set_experiment("floor").experiment_id
     client = mlflow.MlflowClient()
+    # Artifacts beside the store, not in ./mlruns of the working directory.
+    exp = client.create_experiment("floor", artifact_location=(folder / "artifacts").as_uri())
     parent = client.create_run(exp, run_name="sweep").info.run_id
     study = optuna_study(folder)
 
