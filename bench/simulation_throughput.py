@@ -16,8 +16,8 @@ from dse.builtin.datasets.digits import Digits
 from dse.builtin.models.small_cnn import SmallCNN
 from dse.builtin.quantizers import LogQuantizer
 from dse.builtin.training import ConversionAwareTraining
-from dse.builtin.training._network import Network
 from dse.interfaces import Split
+from dse.network import Network
 
 REPEATS = 5  # best of 5 runs: robust to other processes sharing the 2 cores
 

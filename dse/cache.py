@@ -59,7 +59,15 @@ def _source_hash(source: str) -> str:
 
 # The dse modules whose code decides what a training or a simulation produces. Reporting,
 # tracking, pricing and the command line are left out: editing them keeps cached stages.
-STAGE_MODULES = ("architecture.py", "data.py", "interfaces.py", "pipeline.py", "workload.py")
+STAGE_MODULES = (
+    "architecture.py",
+    "coding.py",
+    "data.py",
+    "interfaces.py",
+    "network.py",
+    "pipeline.py",
+    "workload.py",
+)
 
 
 @functools.cache

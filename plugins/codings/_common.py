@@ -1,156 +1,21 @@
-"""Pieces both spike codings share: the converted network, fixed point, event counting."""
+"""Exact fixed-point arithmetic both built-in spike codings share (IntegerOp).
+
+What any coding needs (the converted network, activity counting) is public in
+``dse.network``; this module is the built-ins' fast exact integer convolution.
+"""
 
 from __future__ import annotations
 
-import functools
-from dataclasses import dataclass, field
-from typing import Any
-
 import torch
-import torch.nn.functional as F
-from torch import nn
 
-from dse.architecture import Architecture, AvgPool2d, Conv2d, Linear, MaxPool2d
-from dse.builtin.training._network import LayerParams, Network, balance_thresholds, fold_batch_norm
-from dse.interfaces import Split, TrainedNetwork, WeightQuantizer
+from dse.network import FLOAT32_EXACT_BITS, LayerParams, layer_op
 
-# Analog pixels enter the first layer as unsigned fixed point with 8 fractional bits:
-# the 8-bit pixel depth of every dataset here (CIFAR, Tiny-ImageNet: uint8).
-PIXEL_FRAC_BITS = 8
 # float64 holds every integer below 2^53 exactly (IEEE 754 binary64, 53-bit significand).
 FLOAT64_EXACT_BITS = 53
-# float32 holds every integer below 2^24 exactly (24-bit significand).
-FLOAT32_EXACT_BITS = 24
 # At most this many float32 parts per exact integer op, then float64 (our choice). Measured
 # on 2 cores, a 16->32 3x3 conv of 1024 8x8 images: float64 48 ms; float32 channels-last
 # 3.8 / 9.0 / 12.2 ms for 1 / 2 / 3 parts (stacked output channels).
 MAX_FLOAT32_PARTS = 3
-
-
-@dataclass
-class SpikingNetwork:
-    """A converted SNN: per architecture layer, quantized weights and biases in units of
-    the threshold theta (potential / theta), float64 tensors."""
-
-    architecture: Architecture
-    layers: list[LayerParams]
-    time_window: int
-    info: dict[str, Any] = field(default_factory=dict)
-
-
-class AnalogPixels(nn.Module):
-    """Pixels rounded to the first layer's fixed-point input (8 fractional bits)."""
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        scale = 2.0**PIXEL_FRAC_BITS
-        return torch.round(x * scale) / scale
-
-
-def convert_layers(
-    ann: TrainedNetwork,
-    quantizer: WeightQuantizer,
-    calibration: Split,
-    *,
-    threshold: float,
-    percentile: float,
-    calibration_samples: int,
-    power_of_two_scales: bool,
-) -> tuple[list[LayerParams], dict[str, Any]]:
-    """Fold batch norm, balance thresholds (standard-trained ANNs only), quantize, and
-    express every layer in units of the threshold.
-
-    CAT networks already fire at ``threshold``: potentials are divided by it (first
-    layer's weights and every bias / theta; the read-out's argmax is unchanged by a
-    positive scale). Keep theta a power of two so log weights stay powers of two.
-    Standard (ReLU) networks are normalised so each layer's ``percentile`` activation
-    maps to the threshold; the quantizer is applied *after* normalisation.
-    """
-    module = ann.module
-    if not isinstance(module, Network):
-        raise TypeError("convert needs a network built by dse.builtin.training (a Network module)")
-    params = fold_batch_norm(module)
-    info: dict[str, Any] = {}
-    if not ann.conversion_aware:
-        params, lambdas = balance_thresholds(
-            module,
-            params,
-            calibration,
-            percentile=percentile,
-            samples=calibration_samples,
-            power_of_two=power_of_two_scales,
-        )
-        info["threshold_scales"] = lambdas
-    else:
-        first = next(i for i, p in enumerate(params) if p.weight is not None)
-        scaled = []
-        for i, p in enumerate(params):
-            if p.weight is None:
-                scaled.append(p)
-                continue
-            assert p.bias is not None
-            w = p.weight / threshold if i == first else p.weight
-            scaled.append(LayerParams(p.spec, w, p.bias / threshold))
-        params = scaled
-    out = []
-    for p in params:
-        if p.weight is None:
-            out.append(p)
-        else:
-            out.append(LayerParams(p.spec, quantizer.quantize(p.weight), p.bias))
-    return out, info
-
-
-def weighted_op(
-    p: LayerParams, x: torch.Tensor, w: torch.Tensor, bias: torch.Tensor | None = None
-) -> torch.Tensor:
-    """The layer's linear operation (conv or linear), without bias unless one is given."""
-    if isinstance(p.spec, Conv2d):
-        return F.conv2d(x, w, bias, p.spec.stride, p.spec.padding)
-    return F.linear(x, w, bias)
-
-
-def synaptic_events(p: LayerParams, active: torch.Tensor) -> torch.Tensor:
-    """Per sample (float64): number of (input spike, output neuron) pairs, i.e. real
-    synaptic events; ``active`` counts the spikes per input neuron.
-
-    For a conv, a spike at input position (y, x) reaches every output position whose
-    receptive field holds it (the same for every input channel; padding positions hold
-    no spike), in every output channel: spikes summed over channels, times that reach.
-    """
-    n = active.shape[0]
-    if isinstance(p.spec, Conv2d):
-        per_position = count_sum(active, 1).reshape(n, -1)
-        reach = _reach(p.spec.kernel, p.spec.stride, p.spec.padding, *active.shape[2:])
-        return (per_position @ reach) * p.spec.out_channels
-    assert isinstance(p.spec, Linear)
-    return count_sum(active.reshape(n, -1), 1) * p.spec.out_features
-
-
-def count_sum(x: torch.Tensor, dim: int | tuple[int, ...]) -> torch.Tensor:
-    """Exact sum (float64) of nonnegative integer-valued counts. float32 is ~3x faster
-    and exact when its result is below 2^24: partial sums only grow, so none passed it."""
-    y = x.sum(dim)
-    if y.numel() and float(y.max()) >= 2.0**FLOAT32_EXACT_BITS:
-        y = x.sum(dim, dtype=torch.float64)
-    return y.to(torch.float64)
-
-
-@functools.lru_cache(maxsize=64)
-def _reach(kernel: int, stride: int, padding: int, height: int, width: int) -> torch.Tensor:
-    """Per input position (flattened): output positions whose receptive field holds it."""
-    with torch.enable_grad():
-        x = torch.ones(1, 1, height, width, dtype=torch.float64, requires_grad=True)
-        ones = torch.ones(1, 1, kernel, kernel, dtype=torch.float64)
-        F.conv2d(x, ones, None, stride, padding).sum().backward()
-    assert x.grad is not None
-    return x.grad.reshape(-1)
-
-
-def pool_events(spec: MaxPool2d | AvgPool2d, active: torch.Tensor) -> torch.Tensor:
-    """Per sample (float64): input spikes that fall inside some pooling window."""
-    k, s = spec.kernel, spec.stride
-    per_window = F.avg_pool2d(active, k, s, divisor_override=1)  # window sums: exact
-    return count_sum(per_window.reshape(active.shape[0], -1), 1)
 
 
 def float32_is_ieee() -> bool:
@@ -233,12 +98,12 @@ class IntegerOp:
         the exact result correctly rounded (one rounding, monotone): exact wherever the
         result is below 2^24, and never on the wrong side of a power of two."""
         if not self.scales:
-            return weighted_op(self.p, x.to(torch.float64), self.weight, self.bias)
+            return layer_op(self.p.spec, x.to(torch.float64), self.weight, self.bias)
         if x.dim() == 4:  # oneDNN's float32 conv is ~3x faster in channels-last (measured)
             x = x.to(torch.float32, memory_format=torch.channels_last)
         if len(self.scales) == 1:
-            return weighted_op(self.p, x.to(torch.float32), self.weight, self.bias)
-        y = weighted_op(self.p, x.to(torch.float32), self.weight, self.bias)
+            return layer_op(self.p.spec, x.to(torch.float32), self.weight, self.bias)
+        y = layer_op(self.p.spec, x.to(torch.float32), self.weight, self.bias)
         if rounded and len(self.scales) == 2:
             return y.narrow(1, 0, self.out) + y.narrow(1, self.out, self.out)
         acc = y.narrow(1, 0, self.out).to(torch.float64)  # parts come scaled: just add

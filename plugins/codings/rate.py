@@ -42,17 +42,15 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from dse.builtin.codings._keys import check_shared_keys
+from dse.coding import FixedPointCoding
 from dse.errors import require
-from dse.interfaces import SimulationResult, SpikeCoding, Split, TrainedNetwork, WeightQuantizer
 
 if TYPE_CHECKING:
     import torch
     from torch import nn
 
-    from dse.builtin.codings._common import IntegerOp, SpikingNetwork
-
-_INPUT_ENCODINGS = ("analog", "poisson", "deterministic")
+    from dse.builtin.codings._common import IntegerOp
+    from dse.network import SimulatedBatch, SpikingNetwork
 
 
 def qcfs_quantize(x: torch.Tensor, threshold: float, time_window: int) -> torch.Tensor:
@@ -63,37 +61,14 @@ def qcfs_quantize(x: torch.Tensor, threshold: float, time_window: int) -> torch.
     return torch.clamp(torch.floor(x * (T / threshold) + 0.5), 0, T) * (threshold / T)
 
 
-def _activation_module(threshold: float, time_window: int) -> nn.Module:
-    import torch
-    from torch import nn
-
-    class QCFSActivation(nn.Module):
-        """Forward: QCFS quantization to T levels; backward: 1 for 0 < x < theta, else 0."""
-
-        def __init__(self) -> None:
-            super().__init__()
-            self.threshold = threshold
-            self.time_window = time_window
-
-        def forward(self, x: torch.Tensor) -> torch.Tensor:
-            q = qcfs_quantize(x.detach(), self.threshold, self.time_window)
-            if not (torch.is_grad_enabled() and x.requires_grad):
-                return q
-            xc = torch.clamp(x, 0.0, self.threshold)
-            return xc + (q - xc).detach()
-
-        def extra_repr(self) -> str:
-            return f"threshold={self.threshold}, time_window={self.time_window}"
-
-    return QCFSActivation()
-
-
-class RateCoding(SpikeCoding):
+class RateCoding(FixedPointCoding):
     """Rate coding: integrate-and-fire neurons (reset by subtraction) over T time steps.
 
     See the module docstring for the neuron, the fixed point, the input encodings and
     the pooling mechanisms.
     """
+
+    input_encodings = ("analog", "poisson", "deterministic")
 
     def __init__(
         self,
@@ -108,15 +83,15 @@ class RateCoding(SpikeCoding):
         power_of_two_scales: bool = False,
         seed: int = 0,
     ) -> None:
-        check_shared_keys(
+        super().__init__(
             time_window=time_window,
             threshold=threshold,
-            frac_bits=frac_bits,
             accumulator_bits=accumulator_bits,
+            frac_bits=frac_bits,
             input_encoding=input_encoding,
-            input_encodings=_INPUT_ENCODINGS,
             percentile=percentile,
             calibration_samples=calibration_samples,
+            power_of_two_scales=power_of_two_scales,
         )
         require(
             0 <= initial_potential < 1,
@@ -124,72 +99,37 @@ class RateCoding(SpikeCoding):
             "must be in [0, 1) (fraction of the threshold)",
             initial_potential,
         )
-        self.time_window = int(time_window)
-        self.threshold = float(threshold)
-        self._accumulator_bits = int(accumulator_bits)
-        self.frac_bits = int(frac_bits)
-        self.input_encoding = input_encoding
         self.initial_potential = float(initial_potential)
-        self.percentile = float(percentile)
-        self.calibration_samples = int(calibration_samples)
-        self.power_of_two_scales = bool(power_of_two_scales)
         self.seed = int(seed)
 
-    @property
-    def accumulator_bits(self) -> int:
-        return self._accumulator_bits
-
-    def activation(self) -> nn.Module:
-        return _activation_module(self.threshold, self.time_window)
+    def spike_values(self, x: torch.Tensor) -> torch.Tensor:
+        """QCFS: T uniform levels (module docstring)."""
+        return qcfs_quantize(x, self.threshold, self.time_window)
 
     def input_encoder(self) -> nn.Module:
         """What the first layer sees on average (8-bit pixels), for CAT networks."""
-        from dse.builtin.codings._common import AnalogPixels
+        from dse.network import AnalogPixels
 
         return AnalogPixels()
 
-    def convert(
-        self, ann: TrainedNetwork, quantizer: WeightQuantizer, calibration: Split
-    ) -> SpikingNetwork:
-        from dse.builtin.codings._common import SpikingNetwork, convert_layers
-
-        layers, info = convert_layers(
-            ann,
-            quantizer,
-            calibration,
-            threshold=self.threshold,
-            percentile=self.percentile,
-            calibration_samples=self.calibration_samples,
-            power_of_two_scales=self.power_of_two_scales,
-        )
-        return SpikingNetwork(ann.architecture, layers, self.time_window, info)
-
-    def simulate(
-        self, snn: SpikingNetwork, split: Split, batch_size: int = 1024
-    ) -> SimulationResult:
-        import numpy as np
+    def prepare(self, snn: SpikingNetwork) -> tuple[list[_Neurons | None], torch.Generator]:
+        """Per weighted layer how it computes, and the generator of Poisson inputs (seeded
+        per ``simulate`` call)."""
         import torch
 
-        from dse.data import batches
-        from dse.interfaces import LayerActivity
+        return self._plans(snn, self.time_window), torch.Generator().manual_seed(self.seed)
 
-        generator = torch.Generator().manual_seed(self.seed)
-        preds, totals = [], None
-        with torch.no_grad():
-            plans = self._plans(snn, self.time_window)  # from the weights: once, not per batch
-            for x, _ in batches(split, batch_size):
-                out = self._run(snn, x, plans, self.time_window, generator)
-                preds.append(out["potential"].argmax(1))
-                sums = out["activity"].sum(1)
-                totals = sums if totals is None else totals + sums
-        n = max(len(split), 1)
-        predictions = torch.cat(preds).numpy() if preds else np.zeros(0, dtype=np.int64)
-        accuracy = 100.0 * float((torch.as_tensor(predictions) == split.y).float().mean())
-        activity = []
-        if totals is not None:
-            for row in (totals / n).tolist():
-                activity.append(LayerActivity(row[0], row[1], row[2], row[3]))
-        return SimulationResult(accuracy, predictions, activity)
+    def run_batch(
+        self,
+        snn: SpikingNetwork,
+        x: torch.Tensor,
+        prepared: tuple[list[_Neurons | None], torch.Generator],
+    ) -> SimulatedBatch:
+        from dse.network import SimulatedBatch
+
+        plans, generator = prepared
+        out = self._run(snn, x, plans, self.time_window, generator)
+        return SimulatedBatch(out["potential"].argmax(1), out["activity"])
 
     def run(
         self,
@@ -218,7 +158,8 @@ class RateCoding(SpikeCoding):
         import torch
 
         from dse.architecture import AvgPool2d, Conv2d
-        from dse.builtin.codings._common import FLOAT32_EXACT_BITS, PIXEL_FRAC_BITS, IntegerOp
+        from dse.builtin.codings._common import IntegerOp
+        from dse.network import FLOAT32_EXACT_BITS, PIXEL_FRAC_BITS
 
         one = 2.0**self.frac_bits  # theta in accumulator LSBs
         top = 2.0 ** (self._accumulator_bits - 1)
@@ -280,12 +221,12 @@ class RateCoding(SpikeCoding):
         import torch.nn.functional as F
 
         from dse.architecture import AvgPool2d, Conv2d, Flatten, Linear, MaxPool2d
-        from dse.builtin.codings._common import (
+        from dse.network import (
             PIXEL_FRAC_BITS,
             count_sum,
+            layer_op,
             pool_events,
             synaptic_events,
-            weighted_op,
         )
 
         frac = self.frac_bits
@@ -313,7 +254,7 @@ class RateCoding(SpikeCoding):
             if plan0.op is not None:  # exact integers (bias included): truncation is a no-op
                 analog_current = plan0.op(pixels).to(plan0.dtype)
             else:
-                current = torch.trunc(weighted_op(layers[first], pixels, plan0.wide))
+                current = torch.trunc(layer_op(layers[first].spec, pixels, plan0.wide))
                 analog_current = (current + plan0.bias).to(plan0.dtype)
             if analog_current.dim() == 4:  # the layout the next exact conv wants
                 analog_current = analog_current.contiguous(memory_format=torch.channels_last)

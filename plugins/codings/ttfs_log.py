@@ -41,28 +41,21 @@ bound them below 2^24, else float64 (exact below 2^53).
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from dse.architecture import Conv2d
-from dse.builtin.codings._keys import check_shared_keys
+from dse.coding import FixedPointCoding
 from dse.errors import ConfigError, require
-from dse.interfaces import (
-    Accumulator,
-    SimulationResult,
-    SpikeCoding,
-    Split,
-    TrainedNetwork,
-    WeightQuantizer,
-)
+from dse.interfaces import Accumulator
 
 if TYPE_CHECKING:
     import torch
     from torch import nn
 
     from dse.architecture import Architecture, Linear
-    from dse.builtin.codings._common import IntegerOp, SpikingNetwork
+    from dse.builtin.codings._common import IntegerOp
+    from dse.network import SimulatedBatch, SpikingNetwork
 
 _INPUT_ENCODINGS = ("spikes", "analog")
 
@@ -86,42 +79,6 @@ def ttfs_log_quantize(x: torch.Tensor, threshold: float, time_window: int) -> to
         r = torch.ldexp(torch.ones_like(r), (e - 1).to(torch.int64))
     value = torch.where(fires, r, 0.0)
     return value * threshold if threshold != 1.0 else value
-
-
-def _activation_module(threshold: float, time_window: int) -> nn.Module:
-    import torch
-    from torch import nn
-
-    class _StraightThrough(torch.autograd.Function):
-        """Forward: the quantizer; backward: the gradient of the clipped identity."""
-
-        @staticmethod
-        def forward(ctx, x: torch.Tensor) -> torch.Tensor:  # noqa: ANN001
-            ctx.save_for_backward(x)
-            return ttfs_log_quantize(x, threshold, time_window)
-
-        @staticmethod
-        def backward(ctx, grad: torch.Tensor) -> torch.Tensor:  # noqa: ANN001
-            (x,) = ctx.saved_tensors
-            return torch.where((x > 0) & (x < threshold), grad, 0.0)
-
-    class TTFSLogActivation(nn.Module):
-        """Forward: the ttfs_log quantizer; backward: gradient 1 for 0 < x < theta, else 0."""
-
-        def __init__(self) -> None:
-            super().__init__()
-            self.threshold = threshold
-            self.time_window = time_window
-
-        def forward(self, x: torch.Tensor) -> torch.Tensor:
-            if torch.is_grad_enabled() and x.requires_grad:
-                return _StraightThrough.apply(x)
-            return ttfs_log_quantize(x, self.threshold, self.time_window)
-
-        def extra_repr(self) -> str:
-            return f"threshold={self.threshold}, time_window={self.time_window}"
-
-    return TTFSLogActivation()
 
 
 def _spike_encoder(time_window: int) -> nn.Module:
@@ -190,7 +147,7 @@ class TTFSLogAccumulator(Accumulator):
     ) -> torch.Tensor:
         import torch
 
-        from dse.builtin.codings._common import PIXEL_FRAC_BITS
+        from dse.network import PIXEL_FRAC_BITS
 
         T, F, theta = self.time_window, self.frac_bits, self.threshold
         lo, hi = -(2.0 ** (self.accumulator_bits - 1)), 2.0 ** (self.accumulator_bits - 1) - 1
@@ -322,12 +279,18 @@ def _weighted(
     return F.linear(x, w, b)
 
 
-class TTFSLogCoding(SpikeCoding):
+class TTFSLogCoding(FixedPointCoding):
     """Time-to-first-spike coding with log computation (the paper's): one spike per neuron.
 
     See the module docstring for the exact definitions, the fixed-point accumulator and
     what the activity counts.
     """
+
+    input_encodings = _INPUT_ENCODINGS
+    measures_accumulator = True
+    # Neurons per layer tensor in one simulated slice (2^20: 4 MiB float32). On 2 cores,
+    # small_cnn on digits: 512 images per slice ~19-28k images/s, 1024 ~18k (measured).
+    slice_elements = 2**20
 
     def __init__(
         self,
@@ -340,15 +303,15 @@ class TTFSLogCoding(SpikeCoding):
         calibration_samples: int = 512,
         power_of_two_scales: bool = True,
     ) -> None:
-        check_shared_keys(
+        super().__init__(
             time_window=time_window,
             threshold=threshold,
-            frac_bits=frac_bits,
             accumulator_bits=accumulator_bits,
+            frac_bits=frac_bits,
             input_encoding=input_encoding,
-            input_encodings=_INPUT_ENCODINGS,
             percentile=percentile,
             calibration_samples=calibration_samples,
+            power_of_two_scales=power_of_two_scales,
         )
         require(time_window <= 32, "coding.time_window", "must be <= 32", time_window)
         require(
@@ -358,18 +321,6 @@ class TTFSLogCoding(SpikeCoding):
             "theta * 2^-(T-1) must be representable)",
             frac_bits,
         )
-        self.time_window = int(time_window)
-        self.threshold = float(threshold)
-        self._accumulator_bits = int(accumulator_bits)
-        self.frac_bits = int(frac_bits)
-        self.input_encoding = input_encoding
-        self.percentile = float(percentile)
-        self.calibration_samples = int(calibration_samples)
-        self.power_of_two_scales = bool(power_of_two_scales)
-
-    @property
-    def accumulator_bits(self) -> int:
-        return self._accumulator_bits
 
     def check_architecture(self, arch: Architecture) -> None:
         from dse.architecture import AvgPool2d
@@ -381,12 +332,13 @@ class TTFSLogCoding(SpikeCoding):
                     "in ttfs_log; use max pooling or coding=rate"
                 )
 
-    def activation(self) -> nn.Module:
-        return _activation_module(self.threshold, self.time_window)
+    def spike_values(self, x: torch.Tensor) -> torch.Tensor:
+        """theta * 2^-t for the first t with x >= theta * 2^-t (module docstring)."""
+        return ttfs_log_quantize(x, self.threshold, self.time_window)
 
     def input_encoder(self) -> nn.Module:
         """What the first layer sees, for CAT networks to train on exactly that."""
-        from dse.builtin.codings._common import AnalogPixels
+        from dse.network import AnalogPixels
 
         if self.input_encoding == "spikes":
             return _spike_encoder(self.time_window)
@@ -402,58 +354,18 @@ class TTFSLogCoding(SpikeCoding):
             inputs=self.input_encoding if first else "hidden",
         )
 
-    def convert(
-        self, ann: TrainedNetwork, quantizer: WeightQuantizer, calibration: Split
-    ) -> SpikingNetwork:
-        from dse.builtin.codings._common import SpikingNetwork, convert_layers
-
-        self.check_architecture(ann.architecture)
-        layers, info = convert_layers(
-            ann,
-            quantizer,
-            calibration,
-            threshold=self.threshold,
-            percentile=self.percentile,
-            calibration_samples=self.calibration_samples,
-            power_of_two_scales=self.power_of_two_scales,
-        )
-        return SpikingNetwork(ann.architecture, layers, self.time_window, info)
-
     # ------------------------------------------------------------------ simulation
 
-    def simulate(
-        self, snn: SpikingNetwork, split: Split, batch_size: int = 1024
-    ) -> SimulationResult:
-        import numpy as np
-        import torch
+    def prepare(self, snn: SpikingNetwork) -> list[_Integrator | None]:
+        return self._plans(snn)
 
-        from dse.data import batches
-        from dse.interfaces import AccumulatorActivity, LayerActivity
+    def run_batch(
+        self, snn: SpikingNetwork, x: torch.Tensor, prepared: list[_Integrator | None]
+    ) -> SimulatedBatch:
+        from dse.network import SimulatedBatch
 
-        preds, totals = [], None
-        lost = torch.zeros(2, dtype=torch.float64)
-        # Slices of at most _SLICE_ELEMENTS neurons per layer: small tensors are reused
-        # from the heap and stay in cache (samples are independent: same results).
-        largest = max(math.prod(s) for pair in snn.architecture.shapes() for s in pair)
-        width = max(1, _SLICE_ELEMENTS // largest)
-        with torch.no_grad():
-            plans = self._plans(snn)  # from the weights: once, not per batch
-            for batch, _ in batches(split, batch_size):
-                for x in batch.split(width):
-                    out = self._run(snn, x, plans, with_times=False)
-                    preds.append(out["potential"].argmax(1))
-                    sums = out["activity"].sum(1)  # (layers, 4) per slice
-                    totals = sums if totals is None else totals + sums
-                    lost += out["lost"].sum(0)
-        n = max(len(split), 1)
-        predictions = torch.cat(preds).numpy() if preds else np.zeros(0, dtype=np.int64)
-        accuracy = 100.0 * float((torch.as_tensor(predictions) == split.y).float().mean())
-        activity = []
-        if totals is not None:
-            for row in (totals / n).tolist():
-                activity.append(LayerActivity(row[0], row[1], row[2], row[3]))
-        accumulator = AccumulatorActivity(*(lost / n).tolist())
-        return SimulationResult(accuracy, predictions, activity, accumulator)
+        out = self._run(snn, x, prepared, with_times=False)
+        return SimulatedBatch(out["potential"].argmax(1), out["activity"], out["lost"])
 
     def run(self, snn: SpikingNetwork, x: torch.Tensor) -> dict[str, Any]:
         """Simulate one batch of float pixels in [0, 1].
@@ -475,7 +387,8 @@ class TTFSLogCoding(SpikeCoding):
         import torch
 
         from dse.architecture import Conv2d
-        from dse.builtin.codings._common import PIXEL_FRAC_BITS, IntegerOp
+        from dse.builtin.codings._common import IntegerOp
+        from dse.network import PIXEL_FRAC_BITS
 
         T, frac = self.time_window, self.frac_bits
         top = 2.0 ** (self._accumulator_bits - 1)
@@ -522,7 +435,7 @@ class TTFSLogCoding(SpikeCoding):
         import torch.nn.functional as F
 
         from dse.architecture import Conv2d, Flatten, Linear, MaxPool2d
-        from dse.builtin.codings._common import PIXEL_FRAC_BITS, pool_events, synaptic_events
+        from dse.network import PIXEL_FRAC_BITS, pool_events, synaptic_events
 
         T = self.time_window
         n = x.shape[0]
@@ -588,7 +501,7 @@ class TTFSLogCoding(SpikeCoding):
         """
         import torch
 
-        from dse.builtin.codings._common import FLOAT32_EXACT_BITS
+        from dse.network import FLOAT32_EXACT_BITS
 
         T, F = self.time_window, self.frac_bits
         vc = torch.clamp(v, 2.0 ** (F - T), 2.0**F)
@@ -609,7 +522,7 @@ class TTFSLogCoding(SpikeCoding):
         saturated."""
         import torch
 
-        from dse.builtin.codings._common import FLOAT32_EXACT_BITS, count_sum, weighted_op
+        from dse.network import FLOAT32_EXACT_BITS, count_sum, layer_op
 
         T = self.time_window
         top = 2.0 ** (self._accumulator_bits - 1)
@@ -622,7 +535,7 @@ class TTFSLogCoding(SpikeCoding):
             return count_sum(flags.to(torch.float32), tuple(range(1, flags.dim())))
 
         if plan.wide is not None:  # analog MAC whose products are not integers
-            acc = weighted_op(p, code.to(torch.float64), plan.wide)
+            acc = layer_op(p.spec, code.to(torch.float64), plan.wide)
             kept = torch.trunc(acc)
             lost[:, 0] = count(kept != acc)
             v = bias + kept
@@ -653,16 +566,12 @@ class TTFSLogCoding(SpikeCoding):
             stepped = True
             cut = plan.cuts[t]
             if cut is not None:
-                lost[:, 0] += count_sum(weighted_op(p, spikes.to(torch.float32), cut), dims)
+                lost[:, 0] += count_sum(layer_op(p.spec, spikes.to(torch.float32), cut), dims)
         if not stepped:  # no input spike at all: the potential is the bias
             v = v + plan.steps[0](torch.zeros_like(code))
         lost[:, 1] = count(saturated.expand_as(v))
         return v, lost
 
-
-# Neurons per layer tensor in one simulated slice (2^20: 4 MiB float32). On 2 cores,
-# small_cnn on digits: 512 images per slice ~19-28k images/s, 1024 ~18k (measured).
-_SLICE_ELEMENTS = 2**20
 
 # A float's exponent field: x & mask is 2^floor(log2 x) for positive normal x (IEEE 754
 # binary32 / binary64 layouts).
@@ -707,7 +616,7 @@ def _active(code: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Spike indicator (float32) and spikes per sample (float64)."""
     import torch
 
-    from dse.builtin.codings._common import count_sum
+    from dse.network import count_sum
 
     # codes are 0 or >= 1: clamping is the indicator, ~10x cheaper than (code > 0).float()
     active = code.clamp(max=1.0).to(torch.float32)

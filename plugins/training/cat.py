@@ -10,9 +10,9 @@ from dse.interfaces import TrainedNetwork, TrainingMethod
 
 if TYPE_CHECKING:
     from dse.architecture import Architecture
-    from dse.builtin.training._network import Network
     from dse.builtin.training.standard import StandardTraining
     from dse.interfaces import DataSplits, SpikeCoding, WeightQuantizer
+    from dse.network import Network
 
 _INITS = ("scratch", "standard")
 
@@ -83,7 +83,7 @@ class ConversionAwareTraining(OptimizationSettings, TrainingMethod):
     def untrained(
         self, arch: Architecture, quantizer: WeightQuantizer, coding: SpikeCoding
     ) -> Network:
-        from dse.builtin.training._network import Network
+        from dse.network import Network
 
         return Network(
             arch, coding.activation, quantizer, coding.input_encoder(), coding.accumulator
@@ -100,7 +100,8 @@ class ConversionAwareTraining(OptimizationSettings, TrainingMethod):
     ) -> TrainedNetwork:
         import torch
 
-        from dse.builtin.training._network import firing_scales, rescale_activations, train_network
+        from dse.builtin.training._loop import train_network
+        from dse.network import firing_scales, rescale_activations
 
         coding.check_architecture(arch)
         pretraining = self.pretraining()

@@ -9,8 +9,8 @@ from dse.interfaces import TrainedNetwork, TrainingMethod
 
 if TYPE_CHECKING:
     from dse.architecture import Architecture
-    from dse.builtin.training._network import Network
     from dse.interfaces import DataSplits, SpikeCoding, WeightQuantizer
+    from dse.network import Network
 
 
 class StandardTraining(OptimizationSettings, TrainingMethod):
@@ -49,7 +49,7 @@ class StandardTraining(OptimizationSettings, TrainingMethod):
     ) -> Network:
         from torch import nn
 
-        from dse.builtin.training._network import Network
+        from dse.network import Network
 
         return Network(arch, nn.ReLU)
 
@@ -73,7 +73,7 @@ class StandardTraining(OptimizationSettings, TrainingMethod):
         """A ReLU network trained for ``epochs`` (default: self.epochs); call under a seed."""
         import torch
 
-        from dse.builtin.training._network import train_network
+        from dse.builtin.training._loop import train_network
 
         module = self.untrained(arch, None, None)  # type: ignore[arg-type]  # ReLU: neither used
         generator = torch.Generator().manual_seed(seed)

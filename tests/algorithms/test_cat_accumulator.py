@@ -19,8 +19,8 @@ from dse.builtin.datasets.digits import Digits
 from dse.builtin.models.small_cnn import SmallCNN
 from dse.builtin.quantizers import LogQuantizer, UniformQuantizer
 from dse.builtin.training import ConversionAwareTraining
-from dse.builtin.training._network import Network, WeightedLayer
 from dse.interfaces import DataSplits, Split, TrainedNetwork, WeightQuantizer
+from dse.network import Network, WeightedLayer
 from dse.testing import SpikeCodingContract
 
 ARCH = Architecture(

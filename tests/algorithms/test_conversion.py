@@ -11,8 +11,8 @@ from dse.builtin.datasets.digits import Digits
 from dse.builtin.models.small_cnn import SmallCNN
 from dse.builtin.quantizers import LogQuantizer
 from dse.builtin.training import ConversionAwareTraining, StandardTraining
-from dse.builtin.training._network import WeightedLayer, fold_batch_norm
 from dse.interfaces import DataSplits, TrainedNetwork
+from dse.network import WeightedLayer, fold_batch_norm
 
 WIDE = {"accumulator_bits": 48, "frac_bits": 40}  # no truncation, no saturation
 

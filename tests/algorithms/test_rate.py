@@ -7,10 +7,9 @@ import torch
 import torch.nn.functional as F
 
 from dse.architecture import Architecture, AvgPool2d, Conv2d, Flatten, Linear, MaxPool2d
-from dse.builtin.codings._common import SpikingNetwork
 from dse.builtin.codings.rate import RateCoding, qcfs_quantize
-from dse.builtin.training._network import LayerParams
 from dse.errors import ConfigError
+from dse.network import LayerParams, SpikingNetwork
 
 ARCH = Architecture(
     "tiny",

@@ -8,11 +8,10 @@ import pytest
 import torch
 
 from dse.architecture import Architecture, AvgPool2d, Conv2d, Flatten, Linear, MaxPool2d
-from dse.builtin.codings._common import SpikingNetwork
 from dse.builtin.codings.ttfs_log import TTFSLogCoding, ttfs_log_quantize
 from dse.builtin.quantizers import LogQuantizer
-from dse.builtin.training._network import LayerParams
 from dse.errors import ConfigError
+from dse.network import LayerParams, SpikingNetwork
 
 ARCH = Architecture(
     "tiny",

@@ -14,7 +14,7 @@ from typing import Any
 import torch
 
 from dse.architecture import Architecture
-from dse.builtin.codings.rate import _activation_module as qcfs_activation
+from dse.builtin.codings.rate import RateCoding
 from dse.builtin.codings.ttfs_log import TTFSLogCoding
 from dse.builtin.datasets.digits import Digits
 from dse.builtin.models.small_cnn import SmallCNN
@@ -92,7 +92,7 @@ class WrongActivationTTFS(TTFSLogCoding):
     """TTFS simulation, but CAT trains with rate coding's uniform activation."""
 
     def activation(self) -> torch.nn.Module:
-        return qcfs_activation(self.threshold, self.time_window)
+        return RateCoding(time_window=self.time_window, threshold=self.threshold).activation()
 
 
 class NoPoolActivityTTFS(TTFSLogCoding):
