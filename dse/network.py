@@ -4,7 +4,7 @@ A coding's ``convert`` turns the trained ANN (``TrainedNetwork.module``, a :clas
 for every built-in training method) into a :class:`SpikingNetwork`: per architecture
 layer, its weight and bias with batch norm folded in, quantized, in units of the firing
 threshold theta (:func:`convert_layers`). Its ``simulate`` counts what the SNN does, per
-sample, with :func:`synaptic_events`, :func:`pool_events` and :func:`count_sum`, and
+sample, with :func:`synaptic_events`, :func:`pool_events` and :func:`per_sample`, and
 sums the batches into a ``SimulationResult`` with :class:`ActivityMeter`. The meaning of
 every ``LayerActivity`` field per layer kind: docs/PLUGINS.md, "The activity a coding
 reports".
@@ -67,6 +67,7 @@ __all__ = [
     "firing_scales",
     "fold_batch_norm",
     "layer_op",
+    "per_sample",
     "pool_events",
     "rescale_activations",
     "synaptic_events",
@@ -505,6 +506,12 @@ def count_sum(x: torch.Tensor, dim: int | tuple[int, ...]) -> torch.Tensor:
     if y.numel() and float(y.max()) >= 2.0**FLOAT32_EXACT_BITS:
         y = x.sum(dim, dtype=torch.float64)
     return y.to(torch.float64)
+
+
+def per_sample(counts: torch.Tensor) -> torch.Tensor:
+    """Per sample ((N,), float64, exact): the total of nonnegative integer ``counts``
+    (N, ...), e.g. the spikes a layer emitted."""
+    return count_sum(counts, tuple(range(1, counts.dim())))
 
 
 def synaptic_events(p: LayerParams, spikes: torch.Tensor) -> torch.Tensor:
