@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -52,3 +53,34 @@ def run_dse(args: list[str], cwd: Path, env: dict | None = None, timeout: int = 
 @pytest.fixture
 def dse_cli() -> Callable:
     return run_dse
+
+
+# ----------------------------------------------------------------------------- PostgreSQL
+# .ci/run starts a PostgreSQL cluster and exports its URL as DSE_TEST_POSTGRES
+# (`.ci/postgres start DIR` does the same on any Debian machine). Without it the tests that
+# need it skip, except in CI (DSE_CI=1), where a missing component is a failure.
+
+
+def _missing(what: str) -> None:
+    message = f"{what} (run .ci/postgres start DIR and export DSE_TEST_POSTGRES)"
+    if os.environ.get("DSE_CI") == "1":
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh, empty database on the test cluster; dropped afterwards."""
+    server = os.environ.get("DSE_TEST_POSTGRES")
+    if not server:
+        _missing("no PostgreSQL server for the scale-out tests")
+    import sqlalchemy as sa
+
+    name = f"dse_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    yield server.rsplit("/", 1)[0] + f"/{name}"
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()

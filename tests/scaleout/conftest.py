@@ -1,10 +1,5 @@
-"""Real components of a scaled-out search: a PostgreSQL database per test and an
-``mlflow server`` on a free local port backed by it.
-
-``.ci/run`` starts a PostgreSQL cluster and exports its URL as DSE_TEST_POSTGRES
-(``.ci/postgres start DIR`` does the same on any Debian machine). Without it these tests
-skip, except in CI (DSE_CI=1), where a missing component is a failure.
-"""
+"""Real components of a scaled-out search: an ``mlflow server`` on a free local port,
+backed by a fresh PostgreSQL database (``postgres_url``, tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -14,36 +9,10 @@ import subprocess
 import sys
 import time
 import urllib.request
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-
-def _missing(what: str) -> None:
-    message = f"{what} (run .ci/postgres start DIR and export DSE_TEST_POSTGRES)"
-    if os.environ.get("DSE_CI") == "1":
-        pytest.fail(message)
-    pytest.skip(message)
-
-
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
-    """A fresh, empty database on the test cluster; dropped afterwards."""
-    server = os.environ.get("DSE_TEST_POSTGRES")
-    if not server:
-        _missing("no PostgreSQL server for the scale-out tests")
-    import sqlalchemy as sa
-
-    name = f"dse_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    yield server.rsplit("/", 1)[0] + f"/{name}"
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
 
 
 def free_port() -> int:
@@ -77,7 +46,9 @@ def mlflow_server(postgres_url: str, tmp_path: Path) -> Iterator[str]:
             pass
         if proc.poll() is not None or time.monotonic() > deadline:
             proc.kill()
-            pytest.fail(f"mlflow server did not start:\n{(tmp_path / 'mlflow-server.log').read_text()[-3000:]}")
+            pytest.fail(
+                f"mlflow server did not start:\n{(tmp_path / 'mlflow-server.log').read_text()[-3000:]}"
+            )
         time.sleep(0.5)
     yield url
     os.killpg(proc.pid, 15)

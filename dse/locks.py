@@ -1,0 +1,98 @@
+"""One process at a time per study: a lock that workers on other processes (and, with a
+database, other machines) respect.
+
+Creating a study's tables, its MLflow parent run and writing its front must happen once,
+whoever starts first. :func:`study_lock` serialises such steps on the study's storage:
+
+* a journal file or SQLite database: an exclusive ``flock`` on ``<file>.lock`` beside it
+  (processes on one machine, or on a file system with working locks);
+* PostgreSQL: a session-level advisory lock (``pg_advisory_lock``), held on a connection
+  of its own, so workers on several machines queue on the database itself.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from dse.errors import TrackingError
+
+
+def _lock_key(name: str) -> int:
+    """A signed 64-bit advisory-lock key for ``name``."""
+    return int.from_bytes(
+        hashlib.blake2b(name.encode(), digest_size=8).digest(), "big", signed=True
+    )
+
+
+def storage_file(storage: str) -> Path | None:
+    """The file behind a journal path or ``sqlite:///`` URL; None for a server database."""
+    if storage.startswith("sqlite:///"):
+        return Path(storage[len("sqlite:///") :])
+    if "://" not in storage:
+        return Path(storage)
+    return None
+
+
+@contextlib.contextmanager
+def study_lock(storage: str, name: str, timeout_s: float = 600.0) -> Iterator[None]:
+    """Hold the lock ``name`` of the study stored at ``storage`` (a journal path or a
+    database URL) for the block; TrackingError when it is not free within ``timeout_s``."""
+    path = storage_file(storage)
+    if path is not None:
+        with _file_lock(path.with_name(path.name + ".lock"), timeout_s):
+            yield
+    elif storage.split(":", 1)[0].split("+", 1)[0] == "postgresql":
+        with _advisory_lock(storage, _lock_key(name), timeout_s):
+            yield
+    else:  # another database: its own transactions are all we have
+        yield
+
+
+@contextlib.contextmanager
+def _file_lock(path: Path, timeout_s: float) -> Iterator[None]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as handle:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise TrackingError(
+                        f"{path} stayed locked for {timeout_s:.0f} s: another dse process "
+                        "holds it (if none runs, delete the file)"
+                    ) from None
+                time.sleep(0.05)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@contextlib.contextmanager
+def _advisory_lock(url: str, key: int, timeout_s: float) -> Iterator[None]:
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    try:
+        with engine.connect() as conn:
+            deadline = time.monotonic() + timeout_s
+            while not conn.execute(sa.text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar():
+                if time.monotonic() > deadline:
+                    raise TrackingError(
+                        f"the study's lock in its database stayed taken for {timeout_s:.0f} s"
+                    )
+                time.sleep(0.05)
+            try:
+                yield
+            finally:
+                conn.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+                conn.commit()
+    finally:
+        engine.dispose()
