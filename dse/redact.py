@@ -1,0 +1,32 @@
+"""Passwords never recorded: URLs with credentials are written with the password masked.
+
+A storage or tracking URL such as ``postgresql+psycopg2://dse:hunter2@db/optuna`` reaches
+tags, params, saved configs and log lines; everything ``dse`` records passes through
+:func:`redact`. Better still, keep the password out of the URL: libpq reads ``PGPASSWORD``
+and ``~/.pgpass``, MLflow's client ``MLFLOW_TRACKING_PASSWORD`` (docs/SCALING.md).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+MASK = "***"
+# scheme://user:password@host  (the user part may be empty: scheme://:password@host)
+_CREDENTIALS = re.compile(r"(?P<head>\b[a-zA-Z][\w+.-]*://[^\s:/@]*:)(?P<password>[^\s@/]+)(?=@)")
+
+
+def redact(text: str) -> str:
+    """``text`` with the password of every URL in it replaced by ``***``."""
+    return _CREDENTIALS.sub(lambda m: m.group("head") + MASK, text)
+
+
+def redact_values(value: Any) -> Any:
+    """A plain container (dicts, lists, strings) with every string redacted."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {k: redact_values(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(redact_values(v) for v in value)
+    return value
