@@ -37,13 +37,16 @@ _YAML_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # libyaml's: 20x O
 
 
 def run_name(cfg: DictConfig, choices: dict[str, str]) -> str:
+    """``tracking.run_name``, else in a sweep ``t57 T2 3b 74PE`` (trial or job number, then
+    the job's settings), alone the full chain (dse.front_browse.design_run_name)."""
+    from dse.front_browse import design_run_name
+
     if cfg.tracking.run_name:
         return str(cfg.tracking.run_name)
-    bits = cfg.quantizer.get("bits", "")
-    return (
-        f"{choices['coding']}-T{cfg.coding.get('time_window', '')}-{choices['quantizer']}{bits}b-"
-        f"{choices['training']}-{choices['hardware']}"
-    )
+    hydra_cfg = HydraConfig.get() if HydraConfig.initialized() else None
+    if hydra_cfg is None or hydra_cfg.mode != RunMode.MULTIRUN:
+        return design_run_name(cfg, choices)
+    return design_run_name(cfg, choices, list(hydra_cfg.overrides.task), hydra_cfg.job.num)
 
 
 def run_design_point(cfg: DictConfig) -> dict[str, Any]:

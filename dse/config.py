@@ -54,9 +54,19 @@ class ObjectiveConfig:
 
 
 @dataclass
+class ReferenceDesignConfig:
+    """A design to mark on the front's plot (e.g. the paper's); an Optuna sweep evaluates it
+    as a trial when ``params`` fixes every searched key."""
+
+    name: str = "reference design"
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
 class SearchConfig:
     objectives: list[ObjectiveConfig] = field(default_factory=list)
     constraints: list[str] = field(default_factory=list)
+    reference: ReferenceDesignConfig | None = None
 
 
 @dataclass

@@ -5,7 +5,7 @@ inline, not HTML). matplotlib is imported inside :func:`plot_front` only."""
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,62 @@ _LABELS = {
     "spikes_per_inference": "spikes per inference",
     "synops_per_inference": "synaptic operations per inference",
 }
+
+
+# Short forms of the keys people sweep most, for run names and plot labels: "T2 3b 74PE".
+_SHORT = {
+    "coding.time_window": "T{}",
+    "quantizer.bits": "{}b",
+    "hardware.num_pes": "{}PE",
+    "coding.accumulator_bits": "acc{}",
+    "coding.frac_bits": "frac{}",
+    "training.epochs": "{}ep",
+}
+
+
+_GROUPS = ("dataset", "model", "training", "quantizer", "coding", "hardware")
+
+
+def _short_value(value: Any, digits: int = 3) -> str:
+    """A float to ``digits`` significant digits (0.3745 -> 0.375); anything else as written."""
+    text = str(value)
+    if "." in text or "e" in text.lower():
+        try:
+            return f"{float(text):.{digits}g}"
+        except ValueError:
+            pass
+    return text
+
+
+def short_setting(key: str, value: Any) -> str:
+    """One setting, short: ``coding.time_window=2`` -> ``T2``, ``coding=rate`` -> ``rate``,
+    ``training.lr=0.001`` -> ``lr=0.001``."""
+    text = _short_value(value)
+    if key in _SHORT:
+        return _SHORT[key].format(text)
+    if key in _GROUPS:  # a plugin choice (coding=rate): its name says it
+        return text
+    return f"{key.rsplit('.', 1)[-1]}={text}"
+
+
+def short_settings(params: Mapping[str, Any], keys: Sequence[str]) -> str:
+    """The settings ``keys`` of ``params``, short, the usual keys first: ``T2 3b 74PE``."""
+    ordered = [k for k in _SHORT if k in keys] + [k for k in keys if k not in _SHORT]
+    return " ".join(short_setting(k, params[k]) for k in ordered if params.get(k) not in (None, ""))
+
+
+def round_sig(value: float, digits: int = 4) -> str:
+    """``value`` to ``digits`` significant digits, without an exponent (0.0001234, 252500)."""
+    if not np.isfinite(value):
+        return str(value)
+    return np.format_float_positional(
+        value, precision=digits, unique=False, fractional=False, trim="-"
+    )
+
+
+def hypervolume_reference_text(reference: Mapping[str, float]) -> str:
+    """A hypervolume's reference point in one line: ``snn_accuracy 0, energy_uj 0.6503``."""
+    return ", ".join(f"{k} {round_sig(v)}" for k, v in reference.items())
 
 
 def metric_label(metric: str) -> str:
@@ -49,6 +105,15 @@ class TrialPoint:
     pareto: bool = False
 
 
+def _same(a: str | None, b: str) -> bool:
+    if a is None:
+        return False
+    try:
+        return float(a) == float(b)
+    except ValueError:
+        return a == b
+
+
 @dataclass
 class FrontSummary:
     """A snapshot of a sweep's front, as :meth:`SweepFront.record` last recorded it."""
@@ -61,6 +126,9 @@ class FrontSummary:
     hypervolume: float
     n_children: int  # all child runs, any state
     failed: int  # child runs in state FAILED
+    experiment_id: str | None = None  # for links to the child runs
+    # (name, settings) of a design to mark on the plot (search.reference), e.g. the paper's
+    reference_design: tuple[str, dict[str, str]] | None = None
 
     @property
     def front(self) -> list[TrialPoint]:
@@ -78,6 +146,16 @@ class FrontSummary:
     def n_feasible(self) -> int:
         return sum(p.feasible for p in self.points)
 
+    def label(self, p: TrialPoint) -> str:
+        """The point's varying settings, short (``T2 3b 74PE``), or its name when none vary."""
+        return short_settings(p.params, self.varying_params) or p.name
+
+    def is_reference(self, p: TrialPoint) -> bool:
+        """Whether ``p`` has every setting of the reference design (numbers compared as such)."""
+        if self.reference_design is None:
+            return False
+        return all(_same(p.params.get(k), v) for k, v in self.reference_design[1].items())
+
     def best(self) -> dict[str, TrialPoint]:
         """The best feasible trial per objective."""
         out: dict[str, TrialPoint] = {}
@@ -94,7 +172,7 @@ class FrontSummary:
         rows = [
             [
                 p.name,
-                *(p.params.get(k, "") for k in self.varying_params),
+                *(_short_value(p.params.get(k, ""), 4) for k in self.varying_params),
                 *(f"{p.metrics[o.metric]:.4g}" for o in self.objectives),
             ]
             for p in self.front
@@ -133,8 +211,21 @@ class FrontSummary:
             "front": [point(p) for p in self.front],
         }
 
-    def markdown(self) -> str:
+    def run_link(self, p: TrialPoint, base: str | None, text: str | None = None) -> str:
+        """A Markdown link to ``p``'s run in MLflow's UI when ``base`` is given (``"#"``:
+        relative to wherever the UI is served; ``http://host:5000/#``: absolute), showing
+        ``text`` (default: the run id); plain text otherwise."""
+        shown = text if text is not None else f"`{p.run_id}`"
+        if base is None or self.experiment_id is None:
+            return shown
+        return f"[{shown}]({base}/experiments/{self.experiment_id}/runs/{p.run_id})"
+
+    def markdown(self, link_base: str | None = None) -> str:
+        """The summary as Markdown: objectives, constraints, counts, the hypervolume with its
+        reference point, the best per objective and the front's table (run ids linked into
+        MLflow's UI when ``link_base`` is given, see :meth:`run_link`)."""
         obj = ", ".join(f"{o.direction} `{o.metric}`" for o in self.objectives)
+        ref = hypervolume_reference_text(self.reference) if self.reference else "not fixed yet"
         lines = [
             "# Pareto front",
             "",
@@ -142,25 +233,36 @@ class FrontSummary:
             + (", ".join(f"`{c}`" for c in self.constraints) or "none")
             + ".",
             f"Finished design points: {self.n_finished} ({self.n_feasible} feasible); "
-            f"failed: {self.failed}. Hypervolume: {self.hypervolume:.6g} "
-            f"(reference {self.reference}).",
-            "",
-            "## Best per objective",
-            "",
+            f"failed: {self.failed}. Front: {len(self.front)} points. Hypervolume: "
+            f"{self.hypervolume:.6g} (reference point: {ref}; compare hypervolumes only "
+            "at the same reference).",
         ]
-        for metric, p in self.best().items():
-            lines.append(f"- `{metric}`: {p.metrics[metric]:.6g} ({p.name}, run `{p.run_id}`)")
+        if self.reference_design is not None:
+            name, values = self.reference_design
+            marks = [p for p in self.points if self.is_reference(p)]
+            where = ", ".join(p.name for p in marks) or "not among the design points"
+            lines.append(
+                f"Reference design: {name} ("
+                + ", ".join(f"{k}={v}" for k, v in values.items())
+                + f"): {where}."
+            )
+        lines += ["", "## Front", ""]
         header = ["trial", *self.varying_params, *(o.metric for o in self.objectives), "run"]
-        lines += ["", "## Front", "", "| " + " | ".join(header) + " |"]
-        lines.append("|" + "---|" * len(header))
+        lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         for p in self.front:
             cells = [
-                p.name,
-                *(p.params.get(k, "") for k in self.varying_params),
-                *(f"{p.metrics[o.metric]:.6g}" for o in self.objectives),
-                f"`{p.run_id}`",
+                self.run_link(p, link_base, p.name),
+                *(_short_value(p.params.get(k, ""), 4) for k in self.varying_params),
+                *(round_sig(p.metrics[o.metric]) for o in self.objectives),
+                f"`{p.run_id[:8]}`",
             ]
             lines.append("| " + " | ".join(cells) + " |")
+        lines += ["", "## Best per objective", ""]
+        for metric, p in self.best().items():
+            lines.append(
+                f"- `{metric}`: {round_sig(p.metrics[metric])} ({p.name}, run "
+                f"{self.run_link(p, link_base)})"
+            )
         return "\n".join(lines) + "\n"
 
 
@@ -174,48 +276,68 @@ def _staircase(front: np.ndarray, directions: Sequence[str]) -> np.ndarray:
     return as_minimization(np.array(path), directions)  # negation is its own inverse
 
 
-def _log_if_wide(ax: Any, values: list[float], axis: str) -> None:
-    """Log scale for positive values spanning more than two decades (energy often does)."""
-    v = np.asarray(values, dtype=float)
-    if v.size and (v > 0).all() and v.max() / v.min() > 100:
-        (ax.set_xscale if axis == "x" else ax.set_yscale)("log")
+# Fraction of the feasible points' span added on each side of the axes.
+AXIS_MARGIN = 0.08
+
+
+def _wide(values: np.ndarray) -> bool:
+    """Positive values spanning more than a decade: drawn on a log axis (energy often is)."""
+    return bool(values.size and (values > 0).all() and values.max() / values.min() > 10)
+
+
+def _limits(values: np.ndarray, log: bool, extra: Sequence[float] = ()) -> tuple[float, float]:
+    """Axis limits around ``values`` (and ``extra`` points, e.g. a constraint's bound close by)
+    plus :data:`AXIS_MARGIN` on each side, in log space on a log axis."""
+    v = np.concatenate([values, np.asarray(extra, dtype=float)])
+    if log:
+        v = np.log10(v[v > 0])
+    lo, hi = float(v.min()), float(v.max())
+    pad = (hi - lo) * AXIS_MARGIN or (abs(hi) * 0.05 or 0.05)
+    lo, hi = lo - pad, hi + pad
+    return (10**lo, 10**hi) if log else (lo, hi)
+
+
+def _near_bound(bound: float, values: np.ndarray) -> list[float]:
+    """A constraint's bound when it lies within half the points' span of them: worth
+    showing on the axis; a bound far off would squeeze the points like outliers do."""
+    lo, hi = float(values.min()), float(values.max())
+    return [bound] if lo - (hi - lo) * 0.5 <= bound <= hi + (hi - lo) * 0.5 else []
 
 
 def plot_front(summary: FrontSummary, path_stem: Path) -> list[Path]:
-    """Draw all trials, infeasible ones marked, the front highlighted; save PNG and SVG."""
+    """Draw the front (:func:`draw_front`) and save it as PNG and SVG (text kept as text,
+    so the SVG's labels can be searched)."""
+    import matplotlib.pyplot as plt
+
+    fig = draw_front(summary)
+    out = [path_stem.with_suffix(".png"), path_stem.with_suffix(".svg")]
+    with plt.rc_context({"svg.fonttype": "none"}):
+        for p in out:
+            fig.savefig(p)
+    plt.close(fig)
+    return out
+
+
+def draw_front(summary: FrontSummary) -> Any:
+    """The trials and the front as a matplotlib Figure (the caller closes it).
+
+    Two objectives: x = the first, y = the second. The axes fit the feasible points (an
+    infeasible outlier, e.g. a collapsed 10 % network, would squeeze the front into a corner:
+    the ones outside are counted in the legend), energy-like objectives spanning more than a
+    decade go on a log axis, each front point is labelled with its varying settings, a
+    constraint on a plotted metric is drawn as a dashed line (or named at the edge it lies
+    beyond), and the reference design (``search.reference``) is a star.
+    """
     import matplotlib
 
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
     objectives = summary.objectives
-    fig, ax = plt.subplots(figsize=(6.4, 4.8), dpi=120)
+    fig, ax = plt.subplots(figsize=(7.2, 5.2), dpi=110)
     pts = summary.points
     if len(objectives) >= 2:
-        x_o, y_o = objectives[0], objectives[1]
-
-        def xy(sel: list[TrialPoint]) -> tuple[list[float], list[float]]:
-            return [p.metrics[x_o.metric] for p in sel], [p.metrics[y_o.metric] for p in sel]
-
-        feas = [p for p in pts if p.feasible and not p.pareto]
-        infeas = [p for p in pts if not p.feasible]
-        front = summary.front
-        ax.scatter(*xy(feas), s=22, c="#9aa5b1", label="feasible design point")
-        if infeas:
-            ax.scatter(*xy(infeas), s=30, c="#d62728", marker="x", label="violates a constraint")
-        if front:
-            arr = np.array([[p.metrics[x_o.metric], p.metrics[y_o.metric]] for p in front])
-            stairs = _staircase(arr, [x_o.direction, y_o.direction])
-            ax.plot(stairs[:, 0], stairs[:, 1], c="#1f77b4", lw=1.4, zorder=2)
-            ax.scatter(arr[:, 0], arr[:, 1], s=46, c="#1f77b4", zorder=3, label="Pareto front")
-        ax.set_xlabel(metric_label(x_o.metric))
-        ax.set_ylabel(metric_label(y_o.metric))
-        _log_if_wide(ax, [p.metrics[x_o.metric] for p in pts], "x")
-        _log_if_wide(ax, [p.metrics[y_o.metric] for p in pts], "y")
-        extra = f"; {x_o.direction} x, {y_o.direction} y"
-        if len(objectives) > 2:
-            extra += f"; {len(objectives) - 2} more objective(s) not drawn"
-        ax.set_title(f"Pareto front: {len(front)} of {len(pts)} design points{extra}", fontsize=10)
+        _plot_two(ax, summary, objectives[0], objectives[1])
     else:
         o = objectives[0]
         ys = [p.metrics[o.metric] for p in pts]
@@ -225,30 +347,129 @@ def plot_front(summary: FrontSummary, path_stem: Path) -> list[Path]:
         ax.set_ylabel(f"{metric_label(o.metric)}, {o.direction}")
         ax.set_title("Best design point in blue; red violates a constraint", fontsize=10)
     if ax.get_legend_handles_labels()[0]:
-        ax.legend(fontsize=8)
-    ax.grid(alpha=0.3)
+        ax.legend(fontsize=8, loc="best")
+    ax.grid(alpha=0.3, which="both")
     fig.tight_layout()
-    out = [path_stem.with_suffix(".png"), path_stem.with_suffix(".svg")]
-    for p in out:
-        fig.savefig(p)
-    plt.close(fig)
-    return out
+    return fig
+
+
+def _plot_two(ax: Any, summary: FrontSummary, x_o: Objective, y_o: Objective) -> None:
+    pts = summary.points
+
+    def xy(sel: Sequence[TrialPoint]) -> np.ndarray:
+        rows = [[p.metrics[x_o.metric], p.metrics[y_o.metric]] for p in sel]
+        return np.array(rows, dtype=float).reshape(len(sel), 2)
+
+    front = summary.front
+    feasible = [p for p in pts if p.feasible]
+    fitted = xy(feasible) if feasible else xy(pts)  # nothing feasible: fit them all
+    log_x, log_y = _wide(fitted[:, 0]), _wide(fitted[:, 1])
+    bounds = {c.metric: c for c in summary.constraints}
+    extra_x = _near_bound(bounds[x_o.metric].bound, fitted[:, 0]) if x_o.metric in bounds else []
+    extra_y = _near_bound(bounds[y_o.metric].bound, fitted[:, 1]) if y_o.metric in bounds else []
+    xlim, ylim = _limits(fitted[:, 0], log_x, extra_x), _limits(fitted[:, 1], log_y, extra_y)
+    if log_x:
+        ax.set_xscale("log")
+    if log_y:
+        ax.set_yscale("log")
+
+    def inside(v: np.ndarray) -> np.ndarray:
+        return (
+            (v[:, 0] >= xlim[0])
+            & (v[:, 0] <= xlim[1])
+            & (v[:, 1] >= ylim[0])
+            & (v[:, 1] <= ylim[1])
+        )
+
+    dominated = xy([p for p in feasible if not p.pareto])
+    ax.scatter(dominated[:, 0], dominated[:, 1], s=22, c="#9aa5b1", label="feasible design point")
+    infeasible = xy([p for p in pts if not p.feasible])
+    if len(infeasible):
+        shown = inside(infeasible)
+        off = int((~shown).sum())
+        text = ", ".join(str(c) for c in summary.constraints) or "a constraint"
+        label = f"violates {text} ({len(infeasible)}" + (f", {off} off the axes)" if off else ")")
+        ax.scatter(
+            infeasible[shown, 0], infeasible[shown, 1], s=30, c="#d62728", marker="x", label=label
+        )
+    if front:
+        arr = xy(front)
+        stairs = _staircase(arr, [x_o.direction, y_o.direction])
+        ax.plot(stairs[:, 0], stairs[:, 1], c="#1f77b4", lw=1.4, zorder=2)
+        ax.scatter(arr[:, 0], arr[:, 1], s=46, c="#1f77b4", zorder=3, label="Pareto front")
+        for i, (p, (x, y)) in enumerate(zip(front, arr, strict=True)):
+            ax.annotate(
+                summary.label(p),
+                (x, y),
+                xytext=(6, 5) if i % 2 == 0 else (6, -12),  # alternate: neighbours overlap less
+                textcoords="offset points",
+                fontsize=7.5,
+                color="#0b3d66",
+                zorder=4,
+            )
+    refs = [p for p in pts if summary.is_reference(p)]
+    if refs and summary.reference_design is not None:
+        arr = xy(refs)
+        ax.scatter(
+            arr[:, 0], arr[:, 1], s=170, marker="*", facecolors="none", edgecolors="#ff7f0e",
+            linewidths=1.6, zorder=5, label=summary.reference_design[0],
+        )  # fmt: skip
+    for metric, axis, lim in ((x_o.metric, "x", xlim), (y_o.metric, "y", ylim)):
+        if metric in bounds:
+            _draw_bound(ax, bounds[metric], axis, lim)
+    ax.set_xlim(*xlim)
+    ax.set_ylim(*ylim)
+    ax.set_xlabel(metric_label(x_o.metric) + (", log scale" if log_x else ""))
+    ax.set_ylabel(metric_label(y_o.metric) + (", log scale" if log_y else ""))
+    extra = f"; {x_o.direction} x, {y_o.direction} y"
+    if len(summary.objectives) > 2:
+        extra += f"; {len(summary.objectives) - 2} more objective(s) not drawn"
+    ax.set_title(
+        f"Pareto front: {len(front)} of {len(pts)} design points "
+        f"({summary.n_feasible} feasible){extra}",
+        fontsize=10,
+    )
+
+
+def _draw_bound(ax: Any, c: Constraint, axis: str, lim: tuple[float, float]) -> None:
+    """A constraint's bound: a dashed line, or, beyond the axes, its text at that edge."""
+    style = {"color": "#d62728", "ls": "--", "lw": 1.0, "alpha": 0.8}
+    if lim[0] <= c.bound <= lim[1]:
+        if axis == "x":
+            ax.axvline(c.bound, **style, label=f"constraint {c}")
+        else:
+            ax.axhline(c.bound, **style, label=f"constraint {c}")
+        return
+    low = c.bound < lim[0]
+    side = ("left of" if low else "right of") if axis == "x" else ("below" if low else "above")
+    text = f"constraint {c} ({side} the axes)"
+    if axis == "x":
+        pos, ha = (0.01, "left") if low else (0.99, "right")
+        ax.text(pos, 0.01, text, transform=ax.transAxes, ha=ha, va="bottom", fontsize=7.5,
+                color="#d62728")  # fmt: skip
+    else:
+        pos = 0.01 if low else 0.99
+        ax.text(0.99, pos, text, transform=ax.transAxes, ha="right",
+                va="bottom" if low else "top", fontsize=7.5, color="#d62728")  # fmt: skip
 
 
 def _write_csv(summary: FrontSummary, path: Path) -> None:
+    """The front, one row per point: trial, the swept settings and the objectives first,
+    then the other metrics, rounded to 4 significant digits; the run id last."""
     import csv
 
-    metric_keys = sorted({k for p in summary.front for k in p.metrics})
+    first = [o.metric for o in summary.objectives]
+    others = sorted({k for p in summary.front for k in p.metrics} - set(first))
     with path.open("w", newline="") as f:
         w = csv.writer(f)
-        w.writerow(["run_id", "trial", *summary.varying_params, *metric_keys])
+        w.writerow(["trial", *summary.varying_params, *first, *others, "run_id"])
         for p in summary.front:
             w.writerow(
                 [
+                    p.trial if p.trial is not None else p.name,
+                    *(_short_value(p.params.get(k, ""), 4) for k in summary.varying_params),
+                    *(round_sig(p.metrics[k]) if k in p.metrics else "" for k in (*first, *others)),
                     p.run_id,
-                    p.name,
-                    *(p.params.get(k, "") for k in summary.varying_params),
-                    *(repr(p.metrics[k]) if k in p.metrics else "" for k in metric_keys),
                 ]
             )
 
@@ -260,7 +481,7 @@ def write_front_files(summary: FrontSummary, folder: Path) -> list[Path]:
         files += plot_front(summary, folder / "pareto_front")
     _write_csv(summary, folder / "pareto_front.csv")
     (folder / "pareto_summary.json").write_text(json.dumps(summary.to_dict(), indent=2))
-    (folder / "pareto_summary.md").write_text(summary.markdown())
+    (folder / "pareto_summary.md").write_text(summary.markdown(link_base="#"))
     return files + [
         folder / "pareto_front.csv",
         folder / "pareto_summary.json",

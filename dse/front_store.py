@@ -18,7 +18,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from dse.errors import ConfigError, require
-from dse.front_report import FrontSummary, TrialPoint, write_front_files
+from dse.front_browse import describe_parent
+from dse.front_report import (
+    FrontSummary,
+    TrialPoint,
+    hypervolume_reference_text,
+    write_front_files,
+)
 from dse.pareto import default_reference, hypervolume, pareto_mask
 from dse.search import Constraint, Objective
 
@@ -78,7 +84,7 @@ def _trial_point(run: Run, constraints: Sequence[Constraint]) -> TrialPoint:
     name = f"trial {trial}" if trial is not None else (run.info.run_name or run.info.run_id)
     # The plugin choices (tags dse.<group>) read better than their classes' _target_.
     params = dict(run.data.params)
-    params.update({g: run.data.tags[f"dse.{g}"] for g in _GROUPS if f"dse.{g}" in run.data.tags})
+    params.update({g: run.data.tags[f"dse.{g}"] for g in _GROUPS if run.data.tags.get(f"dse.{g}")})
     return TrialPoint(run.info.run_id, name, trial, params, dict(m), feasible)
 
 
@@ -129,6 +135,7 @@ class SweepFront:
         self._front: list[TrialPoint] = []  # as of the last record()
         self._new: list[TrialPoint] = []  # added since
         self._differing: set[str] = set()  # params whose value is not the same in all points
+        self.reference_design: tuple[str, dict[str, str]] | None = None  # marked on the plot
         self._written: dict[str, dict[str, str]] = {}  # run id -> front tags as in MLflow
         self._pending: dict[str, dict[str, str]] = {}  # run id -> tags record() writes
 
@@ -278,9 +285,12 @@ class SweepFront:
                 every = self._values(self._points)  # once: when the reference is fixed
                 wide = default_reference(every, self._directions, margin=REFERENCE_MARGIN)
                 ref = dict(zip(self._metrics, wide.tolist(), strict=True))
+            ref = {k: v + 0.0 for k, v in ref.items()}  # -0.0 -> 0.0: the UI shows "-0.0"
             missing = [
                 Param(REFERENCE_PARAM + k, repr(v)) for k, v in ref.items() if k not in self._stored
             ]
+            if missing:  # one readable column beside the hypervolume: compare only equal ones
+                missing.append(Param(REFERENCE_PARAM[:-1], hypervolume_reference_text(ref)))
             client.log_batch(parent, params=missing)
             self._stored = {**ref, **self._stored}  # a stored value wins: it is what MLflow keeps
             self.reference = {k: self._stored[k] for k in self._metrics}
@@ -301,6 +311,8 @@ class SweepFront:
             hypervolume=hv,
             n_children=len(self._children),
             failed=self._failed,
+            experiment_id=self.experiment_id,
+            reference_design=self.reference_design,
         )
 
         step = len(self._points)
@@ -325,6 +337,7 @@ def _log_front_artifacts(
     with tempfile.TemporaryDirectory(prefix="dse-pareto-") as tmp:
         for f in write_front_files(summary, Path(tmp)):
             client.log_artifact(parent_run_id, str(f))
+    describe_parent(client, parent_run_id, summary)  # the run's description: the front's table
 
 
 def record_sweep_front(

@@ -100,15 +100,18 @@ def experiment_id(client: MlflowClient, name: str) -> str:
 
 
 def _get_or_create_experiment(client: MlflowClient, name: str) -> str:
+    from dse.front_browse import ensure_experiment_kind, experiment_tags
+
     found = client.get_experiment_by_name(name)
     if found is not None:
+        ensure_experiment_kind(client, found.experiment_id, found.tags)  # an older store
         return found.experiment_id
     location = None
     uri = client.tracking_uri
     if uri.startswith("sqlite:///"):
         location = (Path(uri[len("sqlite:///") :]).resolve().parent / "mlartifacts").as_uri()
     try:
-        return client.create_experiment(name, artifact_location=location)
+        return client.create_experiment(name, artifact_location=location, tags=experiment_tags())
     except Exception:  # created by a parallel worker meanwhile
         found = client.get_experiment_by_name(name)
         if found is None:
@@ -172,6 +175,7 @@ class SweepCallback(Callback):
         """dse's sweepers (dse_grid, dse_optuna) record the front and close the parent
         themselves (:class:`SweepRecorder`); for any other sweeper (Hydra's basic, a
         third-party one) the front is computed here from the child runs."""
+        from dse.front_browse import log_sweep_params
         from dse.front_store import record_sweep_front
         from dse.search import constraints_of, objectives_of
 
@@ -181,7 +185,9 @@ class SweepCallback(Callback):
         client = connect(config.tracking.uri)
         if client.get_run(run_id).info.status != "RUNNING":
             return  # closed by its sweeper, front recorded
-        summary = record_sweep_front(client, run_id, objectives_of(config), constraints_of(config))
+        objectives, constraints = objectives_of(config), constraints_of(config)
+        log_sweep_params(client, run_id, config, objectives, constraints)
+        summary = record_sweep_front(client, run_id, objectives, constraints)
         client.set_terminated(run_id, "FINISHED")
         print_front(summary, run_id, config.tracking.uri)
 
@@ -189,8 +195,13 @@ class SweepCallback(Callback):
 def print_front(summary: Any, run_id: str, uri: str) -> None:
     """The front's table and where to browse it."""
     print(summary.table())
+    from dse.front_browse import DEFAULT_UI, front_list_url
+
     print(f"\nRecorded on MLflow parent run {run_id}. Browse it with:")
     print(f"  mlflow ui --backend-store-uri {uri}")
+    if summary.experiment_id is not None:  # a server's own address, else `mlflow ui`'s
+        ui = uri if uri.startswith(("http://", "https://")) else DEFAULT_UI
+        print(f"  the front: {front_list_url(ui, summary.experiment_id, run_id)}")
 
 
 class SweepRecorder:
@@ -218,6 +229,7 @@ class SweepRecorder:
 
         self.uri: str | None = OmegaConf.select(config, "tracking.uri")
         self.sweep_dir = Path(config.hydra.sweep.dir)
+        self.config = config
         self.objectives = list(objectives if objectives is not None else objectives_of(config))
         self.constraints = list(constraints if constraints is not None else constraints_of(config))
         self.parent: str | None = None
@@ -242,6 +254,11 @@ class SweepRecorder:
 
         self._client = connect(self.uri)
         self._front = SweepFront.load(self._client, self.parent, self.objectives, self.constraints)
+        from dse.front_browse import log_sweep_params, reference_design
+
+        # what the sweep searched, on its parent run
+        log_sweep_params(self._client, self.parent, self.config, self.objectives, self.constraints)
+        self._front.reference_design = reference_design(self.config)
         return self._front
 
     def add(

@@ -15,6 +15,7 @@ from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf
 
 from dse.errors import ConfigError, DseError, require
+from dse.front_browse import annotate_study, enqueue_reference, record_constraints
 from dse.front_report import FrontSummary
 from dse.search import Constraint, Objective
 from dse.tracking import SweepRecorder, print_front
@@ -173,6 +174,8 @@ class DseOptunaSweeper(Sweeper):
         directions = [o.direction for o in objectives]
         optuna.logging.set_verbosity(optuna.logging.WARNING)  # the sweeper reports each trial
         study = self._create_study(directions)
+        annotate_study(study, objectives, constraints)  # names optuna-dashboard shows
+        enqueue_reference(study, self.config, space)  # search.reference: once per study
         start = len(study.trials)
         sweep_dir = Path(self.config.hydra.sweep.dir)
         sweep_dir.mkdir(parents=True, exist_ok=True)
@@ -216,8 +219,7 @@ class DseOptunaSweeper(Sweeper):
                 if error is None:
                     assert metrics is not None
                     try:
-                        for c in constraints:
-                            trial.set_constraint(str(c), c.violation(metrics))
+                        record_constraints(trial, constraints, metrics)  # the dashboard's form too
                     except ConfigError:
                         study.tell(trial, state=TrialState.FAIL)
                         raise

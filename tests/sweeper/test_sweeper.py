@@ -108,7 +108,10 @@ def test_sweep_records_front_failures_constraints_and_resumes(app, tmp_path: Pat
     assert all(states[k].data.tags["optuna.trial_state"] == "COMPLETE" for k in ("0", "2", "3"))
     s = study(out)
     assert [t.state.name for t in s.trials] == ["COMPLETE", "FAIL", "COMPLETE", "COMPLETE"]
-    assert s.trials[2].constraints["area_mm2 <= 2"] > 0
+    # the list optuna-dashboard reads (Optuna numbers its entries); their text on the study
+    assert s.trials[2].constraints == {"0": pytest.approx(5.0 - 2.0)}
+    assert s.user_attrs["constraints"] == ["area_mm2 <= 2"]
+    assert s.trials[2].user_attrs["feasible"] is False and s.trials[0].user_attrs["feasible"]
     assert s.trials[0].user_attrs["mlflow_run_id"] == states["0"].info.run_id
     # run params carry the proposed values
     assert states["0"].data.params["x"] == str(s.trials[0].params["x"])

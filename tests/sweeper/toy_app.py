@@ -14,6 +14,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from dse import tracking
+from dse.front_browse import design_run_name
 
 
 @hydra.main(version_base="1.3", config_path=None, config_name="config")
@@ -21,7 +22,9 @@ def main(cfg: DictConfig) -> dict:
     client = tracking.connect(cfg.tracking.uri)
     exp = tracking.experiment_id(client, cfg.tracking.experiment)
     parent = tracking.read_parent_run_id(HydraConfig.get().sweep.dir)
-    run_id = tracking.start_design_run(client, exp, cfg, {}, f"x{cfg.x}", parent)
+    hydra_cfg = HydraConfig.get()  # named as dse names a sweep's design points: "t3 x=5 y=0.375"
+    name = design_run_name(cfg, {}, list(hydra_cfg.overrides.task), hydra_cfg.job.num)
+    run_id = tracking.start_design_run(client, exp, cfg, {}, name, parent)
     trial = int(cfg.tracking.tags.get("optuna_trial", -1))
     # +fail_x_at_least=N: every design point with x >= N raises (grids, all-failed sweeps)
     if trial == cfg.fail_trial >= 0 or cfg.x >= cfg.get("fail_x_at_least", float("inf")):

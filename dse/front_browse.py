@@ -1,0 +1,295 @@
+"""What makes a sweep's front browsable in MLflow's UI and in optuna-dashboard.
+
+MLflow: the experiment's kind (the UI's landing view), design-point run names a person
+can tell apart, the parent run's description (the front's table, linked to its child
+runs) and params (objectives, constraints, search space, sampler), and the URL of the run
+list filtered to the front. Optuna: the study's metric names and each trial's
+constraint violations in the form optuna-dashboard reads. mlflow and optuna are imported
+inside the functions that need them.
+"""
+
+from __future__ import annotations
+
+import urllib.parse
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from dse.front_report import FrontSummary, short_settings
+from dse.search import Constraint, Objective
+
+if TYPE_CHECKING:
+    import optuna
+    from mlflow import MlflowClient
+
+# MLflow 3's UI picks an experiment's landing view from this tag; without it an experiment
+# opens in the GenAI view with every panel empty and the runs one click away.
+EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
+EXPERIMENT_KIND = "custom_model_development"
+# The run's description in MLflow's UI (its Overview tab renders it as Markdown).
+NOTE_TAG = "mlflow.note.content"
+PARAM_PREFIX = "sweep."
+DEFAULT_UI = "http://127.0.0.1:5000"
+# optuna-dashboard 0.21 reads a trial's constraint violations (<= 0: satisfied) from this
+# system attribute, a list; Optuna reads the same list (FrozenTrial.constraints "0", "1", ...).
+DASHBOARD_CONSTRAINTS_ATTR = "constraints"
+
+# Overridden keys that do not describe the design (bookkeeping of the run or the sweep).
+_NOT_DESIGN = ("tracking.", "paths.", "cache.", "search.", "hydra.", "hydra/", "experiment")
+_GROUPS = ("dataset", "model", "training", "quantizer", "coding", "hardware")
+
+
+# --------------------------------------------------------------------------- experiment
+
+
+def experiment_tags() -> dict[str, str]:
+    """Tags a new experiment is created with: it opens on its run list."""
+    return {EXPERIMENT_KIND_TAG: EXPERIMENT_KIND}
+
+
+def ensure_experiment_kind(client: MlflowClient, experiment_id: str, tags: Mapping) -> None:
+    """Tag an experiment created before the kind was set (an older store); a kind someone
+    chose in the UI is kept."""
+    if EXPERIMENT_KIND_TAG not in tags:
+        client.set_experiment_tag(experiment_id, EXPERIMENT_KIND_TAG, EXPERIMENT_KIND)
+
+
+# --------------------------------------------------------------------------- run names
+
+
+def job_settings(task_overrides: Sequence[str]) -> dict[str, str]:
+    """The design keys a job's overrides set (``quantizer.bits=3``, ``coding=rate``), in order."""
+    out: dict[str, str] = {}
+    for line in task_overrides:
+        key, sep, value = line.lstrip("+~").partition("=")
+        if sep and not key.startswith(_NOT_DESIGN):
+            out[key] = value
+    return out
+
+
+def design_run_name(
+    cfg: DictConfig,
+    choices: Mapping[str, str],
+    task_overrides: Sequence[str] = (),
+    job_num: int | None = None,
+) -> str:
+    """A design point's run name: unique within its sweep, what varies first.
+
+    In a sweep: ``t57 T2 3b 74PE`` (Optuna trial 57) or ``j4 T8 5b`` (grid job 4): the
+    trial or job number, then the settings the job's overrides chose, short. MLflow's run
+    list cuts names at ~20 characters, so the distinguishing part comes first. A single
+    design point gets its full chain: ``ttfs_log T8 log 5b cat ttfs_processor 256PE``.
+    """
+    tags = OmegaConf.select(cfg, "tracking.tags") or {}
+    trial = tags.get("optuna_trial")
+    prefix = f"t{trial}" if trial is not None else f"j{job_num}" if job_num is not None else ""
+    settings = job_settings(task_overrides) if prefix else {}
+    text = short_settings(settings, list(settings))
+    if not text:
+        full = {
+            "coding": choices.get("coding"),
+            "coding.time_window": OmegaConf.select(cfg, "coding.time_window"),
+            "quantizer": choices.get("quantizer"),
+            "quantizer.bits": OmegaConf.select(cfg, "quantizer.bits"),
+            "training": choices.get("training"),
+            "hardware": choices.get("hardware"),
+            "hardware.num_pes": OmegaConf.select(cfg, "hardware.num_pes"),
+        }
+        full = {k: v for k, v in full.items() if v is not None}
+        text = " ".join(_full_order(full))
+    return " ".join(p for p in (prefix, text) if p)
+
+
+def _full_order(full: Mapping[str, Any]) -> list[str]:
+    from dse.front_report import short_setting
+
+    return [short_setting(k, v) for k, v in full.items()]
+
+
+# --------------------------------------------------------------------------- the parent run
+
+
+def _space_lines(config: DictConfig) -> dict[str, str]:
+    """The sweep's search space: ``hydra.sweeper.params`` plus the sweeping overrides of the
+    command line (``quantizer.bits=3,4,5``, ``choice(...)``), key -> Hydra's text."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    space = {
+        str(k): str(v)
+        for k, v in (OmegaConf.select(config, "hydra.sweeper.params") or {}).items()
+        if v is not None
+    }
+    task = list(OmegaConf.select(config, "hydra.overrides.task") or [])
+    for override in OverridesParser.create().parse_overrides(task):
+        if override.is_sweep_override():
+            space[override.get_key_element()] = override.input_line.partition("=")[2]
+    return space
+
+
+def sweep_params(
+    config: DictConfig, objectives: Sequence[Objective], constraints: Sequence[Constraint]
+) -> dict[str, str]:
+    """What the parent run records about its sweep: sweeper, objectives with directions,
+    constraints, the search space, sampler and seed, the trial budget, the reference design."""
+    sweeper = OmegaConf.select(config, "hydra.sweeper") or {}
+    target = str(sweeper.get("_target_", ""))
+    kind = "dse_optuna" if "optuna" in target else "dse_grid" if "grid" in target else target
+    params = {
+        "sweeper": kind.rsplit(".", 1)[-1] or "unknown",
+        "objectives": ", ".join(f"{o.direction} {o.metric}" for o in objectives),
+        "constraints": ", ".join(str(c) for c in constraints) or "none",
+    }
+    params.update({f"space.{k}": v for k, v in _space_lines(config).items()})
+    sampler = sweeper.get("sampler")
+    if sampler is not None and sampler.get("_target_"):
+        params["sampler"] = str(sampler["_target_"]).rsplit(".", 1)[-1]
+        seed = OmegaConf.select(sampler, "seed")
+        params["seed"] = str(seed)
+    elif kind == "dse_grid":
+        params["sampler"] = "grid (every combination)"
+    if sweeper.get("n_trials") is not None:
+        params["n_trials"] = str(sweeper["n_trials"])
+    reference = reference_design(config)
+    if reference is not None:
+        name, values = reference
+        params["reference_design"] = f"{name}: " + ", ".join(f"{k}={v}" for k, v in values.items())
+    return {PARAM_PREFIX + k: v[:6000] for k, v in params.items()}
+
+
+def log_sweep_params(
+    client: MlflowClient,
+    parent_run_id: str,
+    config: DictConfig,
+    objectives: Sequence[Objective],
+    constraints: Sequence[Constraint],
+) -> None:
+    """Record :func:`sweep_params` on the parent, in one write. MLflow params cannot change:
+    a resumed sweep whose settings differ (e.g. another ``n_trials``) keeps the values its
+    first invocation recorded and adds only new keys."""
+    from mlflow.entities import Param
+    from mlflow.exceptions import MlflowException
+
+    params = sweep_params(config, objectives, constraints)
+    try:
+        client.log_batch(parent_run_id, params=[Param(k, v) for k, v in params.items()][:100])
+    except MlflowException:  # a value differs from the first invocation's
+        held = client.get_run(parent_run_id).data.params
+        new = [Param(k, v) for k, v in params.items() if k not in held]
+        if new:
+            client.log_batch(parent_run_id, params=new[:100])
+
+
+def reference_design(config: Any) -> tuple[str, dict[str, str]] | None:
+    """``search.reference`` (name and the settings it fixes), or None when not named."""
+    node = OmegaConf.select(config, "search.reference") if isinstance(config, DictConfig) else None
+    if not node or not node.get("params"):
+        return None
+    values = {str(k): str(v) for k, v in node.params.items()}
+    return str(node.get("name") or "reference design"), values
+
+
+def run_url(ui: str, experiment_id: str, run_id: str) -> str:
+    return f"{ui.rstrip('/')}/#/experiments/{experiment_id}/runs/{run_id}"
+
+
+def front_list_url(ui: str, experiment_id: str, parent_run_id: str) -> str:
+    """MLflow's run list filtered to the sweep's Pareto-optimal children, best accuracy first."""
+    query = urllib.parse.urlencode(
+        {
+            "searchFilter": f"tags.`dse.pareto_optimal` = 'true' and "
+            f"tags.`mlflow.parentRunId` = '{parent_run_id}'",
+            "orderByKey": "metrics.`snn_accuracy`",
+            "orderByAsc": "false",
+        },
+        quote_via=urllib.parse.quote,
+    )
+    return f"{ui.rstrip('/')}/#/experiments/{experiment_id}/runs?{query}"
+
+
+def describe_parent(client: MlflowClient, parent_run_id: str, summary: FrontSummary) -> None:
+    """The parent run's description: the front's Markdown summary, each trial linked to its
+    child run (relative links: they work wherever the UI is served)."""
+    client.set_tag(parent_run_id, NOTE_TAG, summary.markdown(link_base="#"))
+
+
+# --------------------------------------------------------------------------- Optuna
+
+
+def annotate_study(
+    study: optuna.Study, objectives: Sequence[Objective], constraints: Sequence[Constraint]
+) -> None:
+    """Metric names (optuna-dashboard labels its axes and columns with them) and the
+    constraints' text (the dashboard shows study user attributes)."""
+    study.set_metric_names([o.metric for o in objectives])
+    if constraints:
+        study.set_user_attr("constraints", [str(c) for c in constraints])
+
+
+def record_constraints(
+    trial: optuna.Trial, constraints: Sequence[Constraint], metrics: Mapping[str, float]
+) -> bool:
+    """Store the trial's violations (<= 0: satisfied) as the list optuna-dashboard reads and
+    Optuna's samplers use, and user attribute ``feasible``; returns feasibility.
+
+    Optuna 5's ``trial.set_constraint`` stores one system attribute per key, which
+    optuna-dashboard 0.21 does not read (it shows every trial feasible); both read the list.
+    Raises ConfigError when a constraint's metric is missing.
+    """
+    violations = [c.violation(metrics) for c in constraints]
+    feasible = all(v <= 0.0 for v in violations)
+    if violations:
+        # Trial has no public setter for system attributes; its storage is public.
+        trial.storage.set_trial_system_attr(trial._trial_id, DASHBOARD_CONSTRAINTS_ATTR, violations)
+    trial.set_user_attr("feasible", feasible)
+    return feasible
+
+
+def enqueue_reference(study: optuna.Study, config: DictConfig, space: Mapping[str, Any]) -> bool:
+    """Evaluate the reference design (``search.reference``) as the study's next trial, once
+    per study, when it fixes every searched key; returns whether it was queued."""
+    reference = reference_design(config)
+    if reference is None or set(reference[1]) != set(space):
+        return False
+    values = {}
+    for key, text in reference[1].items():
+        dist = space[key]
+        try:
+            internal = dist.to_internal_repr(_number(text))
+        except (TypeError, ValueError):  # not one of a choice's values
+            return False
+        if not dist._contains(internal):  # outside the searched range: not this study's design
+            return False
+        values[key] = dist.to_external_repr(internal)
+    if any(t.params == values for t in study.trials):
+        return False
+    study.enqueue_trial(values, user_attrs={"reference_design": reference[0]})
+    return True
+
+
+def _number(text: str) -> Any:
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+__all__ = [
+    "EXPERIMENT_KIND",
+    "EXPERIMENT_KIND_TAG",
+    "NOTE_TAG",
+    "annotate_study",
+    "describe_parent",
+    "design_run_name",
+    "enqueue_reference",
+    "ensure_experiment_kind",
+    "experiment_tags",
+    "front_list_url",
+    "log_sweep_params",
+    "record_constraints",
+    "reference_design",
+    "run_url",
+    "sweep_params",
+]
