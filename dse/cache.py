@@ -18,7 +18,7 @@ import hashlib
 import json
 import logging
 import os
-import shutil
+import re
 import sys
 import tempfile
 from pathlib import Path
@@ -82,8 +82,19 @@ def core_fingerprint(folder: Path | None = None) -> str:
     return digest.hexdigest()[:16]
 
 
+MARKER = ".dse-stage-cache"  # in the root: this folder is a stage cache (clear() needs it)
+_MARKER_TEXT = "snn-dse stage cache: <stage>/<key> files, each '<sha256>\\n<payload>'\n"
+_STAGE_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+_ENTRY_HEAD = re.compile(rb"^[0-9a-f]{64}\n")
+_TEMP_NAME = re.compile(r"^\..+\.tmp$")  # put()'s temporary file, left by a killed writer
+
+
 class StageCache:
-    """Stores bytes under ``<root>/<stage>/<key>``; ``enabled=False`` stores nothing."""
+    """Stores bytes under ``<root>/<stage>/<key>``; ``enabled=False`` stores nothing.
+
+    The root holds a marker file (``.dse-stage-cache``) written with the first entry, so
+    :meth:`clear` deletes a folder only when it is one of ours and holds nothing else.
+    """
 
     def __init__(self, root: str | Path, enabled: bool = True) -> None:
         self.root = Path(root)
@@ -118,6 +129,9 @@ class StageCache:
             return
         path = self._path(stage, key)
         path.parent.mkdir(parents=True, exist_ok=True)
+        marker = self.root / MARKER  # a stat per put (which fsyncs): cheap, and survives clear()
+        if not marker.exists():
+            marker.write_text(_MARKER_TEXT)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{key[:12]}.", suffix=".tmp")
         try:
             with os.fdopen(fd, "wb") as handle:
@@ -129,10 +143,64 @@ class StageCache:
             Path(tmp).unlink(missing_ok=True)
             raise
 
-    def clear(self) -> int:
-        """Remove every entry; returns how many were removed."""
-        if not self.root.exists():
-            return 0
-        count = sum(1 for p in self.root.rglob("*") if p.is_file())
-        shutil.rmtree(self.root)
-        return count
+    def clear(self) -> dict[str, int]:
+        """Delete every entry; returns how many per stage.
+
+        Refuses (ConfigError, nothing deleted) a folder without the marker, or holding
+        anything that is not an entry (a ``<sha256>\\n`` file in a stage folder) or a
+        temporary file of :meth:`put`: a mistyped ``cache.dir`` never deletes someone's data.
+        """
+        from dse.errors import ConfigError
+
+        root = self.root
+        if not root.exists() and not root.is_symlink():
+            return {}
+        if root.is_symlink() or not root.is_dir():
+            raise ConfigError(f"cache.dir={root} is not a folder: nothing deleted")
+        if not (root / MARKER).is_file():
+            raise ConfigError(
+                f"cache.dir={root} has no {MARKER} marker, so it is not a stage cache this "
+                "program wrote: nothing deleted (remove it yourself if it is one)"
+            )
+        entries: dict[str, list[Path]] = {}
+        foreign: list[Path] = []
+        for item in sorted(root.iterdir()):
+            if item.name == MARKER and item.is_file() and not item.is_symlink():
+                continue
+            if item.is_symlink() or not item.is_dir() or not _STAGE_NAME.match(item.name):
+                foreign.append(item)
+                continue
+            for f in sorted(item.iterdir()):
+                if f.is_file() and not f.is_symlink() and _TEMP_NAME.match(f.name):
+                    entries.setdefault(item.name, []).append(f)
+                elif _is_entry(f):
+                    entries.setdefault(item.name, []).append(f)
+                else:
+                    foreign.append(f)
+        if foreign:
+            shown = ", ".join(str(f.relative_to(root)) for f in foreign[:3])
+            more = f" and {len(foreign) - 3} more" if len(foreign) > 3 else ""
+            raise ConfigError(
+                f"cache.dir={root} holds files that are not cache entries ({shown}{more}): "
+                "nothing deleted; point cache.dir at the cache folder itself"
+            )
+        counts = {}
+        for stage, files in entries.items():
+            for f in files:
+                f.unlink(missing_ok=True)
+            counts[stage] = sum(not _TEMP_NAME.match(f.name) for f in files)
+        (root / MARKER).unlink()
+        for folder in [*(root / stage for stage in entries), root]:
+            try:
+                folder.rmdir()
+            except OSError:  # a writer added an entry meanwhile: it stays, and so does its folder
+                pass
+        return counts
+
+
+def _is_entry(path: Path) -> bool:
+    """A regular file that starts like an entry: 64 hex digits (its checksum), a newline."""
+    if path.is_symlink() or not path.is_file():
+        return False
+    with open(path, "rb") as f:
+        return _ENTRY_HEAD.match(f.read(65)) is not None

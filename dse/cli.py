@@ -9,6 +9,7 @@ Besides Hydra's own flags, ``dse`` understands two of its own (they must come fi
 from __future__ import annotations
 
 import logging
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -23,8 +24,9 @@ from omegaconf import DictConfig
 from dse import report, tracking
 from dse.cache import StageCache
 from dse.config import check_top_level, register_schemas
-from dse.errors import DseError
-from dse.pipeline import DesignPoint, build_plugins
+from dse.errors import ConfigError, DseError
+from dse.interrupts import deferred, shielded, signals_interrupt, stop
+from dse.pipeline import DesignPoint, Plugins, build_plugins
 from dse.plugins import (
     CONF_DIR,
     available_plugins,
@@ -49,31 +51,111 @@ def run_name(cfg: DictConfig, choices: dict[str, str]) -> str:
     return design_run_name(cfg, choices, list(hydra_cfg.overrides.task), hydra_cfg.job.num)
 
 
+# What a design point returns (dse.pipeline.DesignPointResult.metrics plus timings): the
+# names search.objectives and search.constraints may use. A test runs a design point and
+# compares, so this list cannot drift from the pipeline unnoticed.
+SPLIT_METRICS = (
+    "ann_accuracy",
+    "snn_accuracy",
+    "conversion_loss",
+    "energy_uj",
+    "latency_ms",
+    "spikes_per_inference",
+    "synops_per_inference",
+    "pj_per_synop",
+    "pe_utilization",
+    "cycles",
+)
+ACCUMULATOR_METRICS = ("truncated_products", "saturated_neurons")  # codings with a fixed point
+RUN_METRICS = ("area_mm2", "stage_seconds", "record_seconds")
+
+
+def design_metrics(plugins: Plugins) -> set[str]:
+    """The metric names a design point with these plugins returns (plain = validation)."""
+    from dse.interfaces import SpikeCoding
+
+    names = list(SPLIT_METRICS)
+    if type(plugins.coding).accumulator is not SpikeCoding.accumulator:
+        names += ACCUMULATOR_METRICS  # the coding models its accumulator and measures it
+    return {f"{split}{n}" for split in ("", "val_", "test_") for n in names} | set(RUN_METRICS)
+
+
+def check_search_metrics(cfg: DictConfig, produced: set[str]) -> None:
+    """Every objective and constraint names a metric the design point returns."""
+    from dse.search import constraints_of, objectives_of
+
+    asked = [("search.objectives", o.metric) for o in objectives_of(cfg)]
+    asked += [("search.constraints", c.metric) for c in constraints_of(cfg)]
+    for where, metric in asked:
+        if metric not in produced:
+            plain = sorted(m for m in produced if not m.startswith(("val_", "test_")))
+            raise ConfigError(
+                f"{where}: {metric!r} is not a metric of this design point; use one of "
+                f"{', '.join(plain)} (val_/test_ prefixes for a split)"
+            )
+
+
+def check_design_point(cfg: DictConfig) -> tuple[Plugins, Any, str]:
+    """Everything that can be wrong with a design point's input, found before any work:
+    the config, the plugins, the dataset's files, the tracking store. Returns the plugins,
+    the MLflow client and the experiment id."""
+    check_top_level(cfg)
+    plugins = build_plugins(cfg)
+    check_dataset = getattr(plugins.dataset, "check", None)
+    if check_dataset is not None:
+        check_dataset()
+    client = tracking.connect(cfg.tracking.uri)
+    exp_id = tracking.experiment_id(client, cfg.tracking.experiment)
+    return plugins, client, exp_id
+
+
+def check_sweep_job(cfg: DictConfig) -> None:
+    """The sweepers' check of one composed job before the first trial
+    (``task_function.dse_preflight``): the design point's checks, and the search spec's
+    metrics against those its plugins produce."""
+    plugins, _, _ = check_design_point(cfg)
+    check_search_metrics(cfg, design_metrics(plugins))
+
+
+def _discard(folder: Path) -> None:
+    """Remove the run folder of a design point that recorded nothing (Hydra made it)."""
+    shutil.rmtree(folder, ignore_errors=True)
+
+
 def run_design_point(cfg: DictConfig) -> dict[str, Any]:
     """The task function: validate, then data -> train -> convert -> simulate -> estimate
-    -> record. Returns the metrics (plain names: validation split), the MLflow run's id and name."""
+    -> record. Returns the metrics (plain names: validation split), the MLflow run's id and name.
+
+    Ctrl-C or SIGTERM: the MLflow run KILLED, one line, exit status 128 + the signal."""
+    with signals_interrupt():
+        return _run_design_point(cfg)
+
+
+def _run_design_point(cfg: DictConfig) -> dict[str, Any]:
     hydra_cfg = HydraConfig.get()
     multirun = hydra_cfg.mode == RunMode.MULTIRUN
     choices = {g: str(hydra_cfg.runtime.choices.get(g)) for g in tracking.PLUGIN_GROUPS}
     out_dir = Path(hydra_cfg.runtime.output_dir)
 
-    # Everything that can be wrong with the input is found here, before any work.
+    # Everything that can be wrong with the input is found here, before any work; a design
+    # point that fails here records nothing and leaves no folder.
     try:
-        check_top_level(cfg)
-        plugins = build_plugins(cfg)
-        check_dataset = getattr(plugins.dataset, "check", None)
-        if check_dataset is not None:
-            check_dataset()
-        client = tracking.connect(cfg.tracking.uri)
-        exp_id = tracking.experiment_id(client, cfg.tracking.experiment)
+        plugins, client, exp_id = check_design_point(cfg)
     except DseError as err:
+        _discard(out_dir)
         if multirun:
             raise
         raise SystemExit(f"error: {err}") from None
+    except KeyboardInterrupt as err:
+        _discard(out_dir)
+        if multirun:
+            raise
+        raise stop(err, "the design point stopped before it started; nothing recorded") from None
 
     parent = tracking.read_parent_run_id(hydra_cfg.sweep.dir) if multirun else None
     name = run_name(cfg, choices)
-    run_id = tracking.start_design_run(client, exp_id, cfg, choices, name, parent)
+    with deferred():  # a signal while the run is created waits until its id is known
+        run_id = tracking.start_design_run(client, exp_id, cfg, choices, name, parent)
     try:
         started = time.perf_counter()
         point = DesignPoint(cfg, plugins, StageCache(cfg.cache.dir, cfg.cache.enabled), choices)
@@ -85,9 +167,13 @@ def run_design_point(cfg: DictConfig) -> dict[str, Any]:
         tags = {f"dse.cache.{stage}": use for stage, use in result.cache_use.items()}
         if result.accumulator_status is not None:  # filterable: exact | truncates | ...
             tags["dse.accumulator"] = result.accumulator_status
-        tracking.finish_design_run(client, run_id, metrics, tags, artifacts)
+        with deferred():  # the run ends FINISHED or, interrupted before, KILLED: never half
+            tracking.finish_design_run(client, run_id, metrics, tags, artifacts)
     except BaseException as err:
-        tracking.fail_design_run(client, run_id, err)
+        with shielded():
+            tracking.fail_design_run(client, run_id, err)
+        if isinstance(err, KeyboardInterrupt) and not multirun:
+            raise stop(err, f"design point stopped; MLflow run {run_id} KILLED") from None
         if isinstance(err, DseError) and not multirun:
             raise SystemExit(f"error: {err}") from None
         raise
@@ -136,9 +222,13 @@ def write_artifacts(cfg: DictConfig, result: Any, folder: Path, choices: dict) -
     return folder
 
 
-@hydra.main(config_path=str(CONF_DIR), config_name="config", version_base="1.3")
-def _hydra_main(cfg: DictConfig) -> dict[str, Any]:
+def _task(cfg: DictConfig) -> dict[str, Any]:
     return run_design_point(cfg)
+
+
+# dse's sweepers call this on one composed job before opening anything (see check_sweep_job)
+_task.dse_preflight = check_sweep_job  # type: ignore[attr-defined]
+_hydra_main = hydra.main(config_path=str(CONF_DIR), config_name="config", version_base="1.3")(_task)
 
 
 def _extra_config_dirs(argv: list[str]) -> list[Path]:
@@ -152,12 +242,17 @@ def _extra_config_dirs(argv: list[str]) -> list[Path]:
 
 
 def _clear_cache(overrides: list[str]) -> int:
+    """Delete the stage cache's entries, and nothing else (see StageCache.clear)."""
     from hydra import compose, initialize_config_dir
 
     with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
         cfg = compose("config", overrides=overrides)
     removed = StageCache(cfg.cache.dir).clear()
-    print(f"removed {removed} cache entries from {cfg.cache.dir}")
+    detail = ", ".join(f"{stage} {n}" for stage, n in sorted(removed.items()))
+    total = sum(removed.values())
+    print(
+        f"removed {total} cache entries from {cfg.cache.dir}" + (f" ({detail})" if detail else "")
+    )
     return 0
 
 

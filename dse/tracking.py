@@ -17,7 +17,7 @@ import os
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
@@ -25,7 +25,7 @@ from urllib.parse import urlparse
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
-from dse.errors import DseError, TrackingError
+from dse.errors import ConfigError, DseError, TrackingError
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -86,16 +86,63 @@ def connect(uri: str) -> MlflowClient:
         os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
         os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
         from mlflow import MlflowClient
+        from mlflow.exceptions import MlflowException
 
-        _clients[uri] = MlflowClient(tracking_uri=uri)
+        try:
+            if uri.startswith("sqlite:///"):
+                _create_sqlite_store(Path(uri[len("sqlite:///") :]))
+            _clients[uri] = MlflowClient(tracking_uri=uri)
+        except MlflowException as err:  # e.g. an unknown scheme: MLflow's message, one line
+            text = _first_sentence(err)
+            supported = text[text.find("Supported URI schemes") :] if "Supported" in text else text
+            raise TrackingError(
+                f"tracking.uri={uri}: MLflow cannot record there ({supported}); use e.g. "
+                "sqlite:///outputs/mlflow.db or http://host:5000"
+            ) from None
     return _clients[uri]
 
 
+def _create_sqlite_store(path: Path) -> None:
+    """A new SQLite store is built under a temporary name and linked into place, so a
+    process killed while MLflow creates its tables (a second or more) leaves no
+    half-migrated database, and two processes starting on a fresh folder never migrate the
+    same file at once."""
+    if path.name in ("", ":memory:") or path.exists():
+        return
+    from mlflow import MlflowClient
+
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.unlink(missing_ok=True)
+    try:
+        client = MlflowClient(tracking_uri=f"sqlite:///{tmp}")
+        client._tracking_client.store.engine.dispose()  # everything on disk before the link
+        try:
+            os.link(tmp, path)  # never replaces a store another process linked first
+        except FileExistsError:
+            pass
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _first_sentence(err: BaseException) -> str:
+    text = " ".join(str(err).split())
+    return text.split(". See ")[0]
+
+
 def experiment_id(client: MlflowClient, name: str) -> str:
-    """Get or create the experiment; a SQLite store keeps artifacts next to its file."""
+    """Get or create the experiment; a SQLite store keeps artifacts next to its file.
+    A store that refuses (read-only file, bad database) is one TrackingError."""
+    from mlflow.exceptions import MlflowException
+
     key = (client.tracking_uri, name)
     if key not in _experiments:
-        _experiments[key] = _get_or_create_experiment(client, name)
+        try:
+            _experiments[key] = _get_or_create_experiment(client, name)
+        except (MlflowException, OSError) as err:
+            raise TrackingError(
+                f"tracking.uri={client.tracking_uri}: the store refused to open experiment "
+                f"{name!r} ({_first_sentence(err)[:300]})"
+            ) from None
     return _experiments[key]
 
 
@@ -152,24 +199,84 @@ def sweep_key(config: DictConfig) -> str | None:
     return None
 
 
+def open_sweep_parent(config: DictConfig) -> str:
+    """Open (or, for a resumed study, reopen) the multirun's parent run and write its id to
+    ``<sweep dir>/.dse_parent_run`` for the jobs. Raises TrackingError, or ConfigError when
+    the sweep folder cannot be written."""
+    client = connect(config.tracking.uri)
+    exp_id = experiment_id(client, config.tracking.experiment)
+    sweep_dir = Path(config.hydra.sweep.dir)
+    try:  # the folder first: a run is never created for a sweep that cannot start
+        sweep_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise ConfigError(f"hydra.sweep.dir={sweep_dir}: cannot be created ({err})") from None
+    name = f"sweep-{config.hydra.sweeper.get('study_name') or time.strftime('%Y%m%d-%H%M%S')}"
+    run_id = open_parent_run(client, exp_id, name, sweep_key(config), {"dse.kind": "sweep"})
+    (sweep_dir / PARENT_RUN_FILE).write_text(run_id)
+    log.info("MLflow parent run %s (experiment %s)", run_id, config.tracking.experiment)
+    return run_id
+
+
+def opens_own_parent(config: DictConfig) -> bool:
+    """dse's sweepers open the parent run themselves, after checking the whole sweep, so a
+    sweep that cannot start leaves no run behind."""
+    target = str(OmegaConf.select(config, "hydra.sweeper._target_", default="") or "")
+    return target.startswith("hydra_plugins.dse_")
+
+
+def close_runs(client: MlflowClient, run_ids: Iterable[str], status: str, reason: str) -> int:
+    """Terminate the runs of ``run_ids`` still RUNNING with ``status`` (KILLED, FAILED) and
+    tag ``dse.error`` = ``reason``; returns how many it closed."""
+    closed = 0
+    for run_id in run_ids:
+        if client.get_run(run_id).info.status != "RUNNING":
+            continue
+        client.set_tag(run_id, "dse.error", reason[:5000])
+        client.set_terminated(run_id, status)
+        closed += 1
+    return closed
+
+
+def running_children(client: MlflowClient, parent_run_id: str) -> list[Any]:
+    """The parent's child runs still RUNNING (one search)."""
+    parent = client.get_run(parent_run_id)
+    return list(
+        client.search_runs(
+            [parent.info.experiment_id],
+            filter_string=(
+                f"tags.mlflow.parentRunId = '{parent_run_id}' and attributes.status = 'RUNNING'"
+            ),
+            max_results=1000,
+        )
+    )
+
+
 class SweepCallback(Callback):
-    """Opens the multirun's parent run and records its Pareto front at the end."""
+    """Opens the multirun's parent run (for sweepers other than dse's, which open it after
+    their checks) and records its Pareto front at the end; for a single run, checks that
+    its folder can be made before Hydra makes it (one line instead of a traceback)."""
+
+    def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
+        folder = Path(str(config.hydra.run.dir))
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            if not os.access(folder, os.W_OK):
+                raise PermissionError(f"{folder} is not writable")
+        except OSError as err:
+            outputs = OmegaConf.select(config, "paths.outputs", default="?")
+            reason = err.strerror or str(err)
+            raise SystemExit(
+                f"error: paths.outputs={outputs}: cannot write the run folder {folder} "
+                f"({reason}); give a writable folder"
+            ) from None
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        if opens_own_parent(config):
+            return
         try:
-            client = connect(config.tracking.uri)
-            exp_id = experiment_id(client, config.tracking.experiment)
-            key = sweep_key(config)
-            name = (
-                f"sweep-{config.hydra.sweeper.get('study_name') or time.strftime('%Y%m%d-%H%M%S')}"
-            )
-            run_id = open_parent_run(client, exp_id, name, key, {"dse.kind": "sweep"})
+            open_sweep_parent(config)
         except DseError as err:
             raise SystemExit(f"error: {err}") from None
-        sweep_dir = Path(config.hydra.sweep.dir)
-        sweep_dir.mkdir(parents=True, exist_ok=True)
-        (sweep_dir / PARENT_RUN_FILE).write_text(run_id)
-        log.info("MLflow parent run %s (experiment %s)", run_id, config.tracking.experiment)
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         """dse's sweepers (dse_grid, dse_optuna) record the front and close the parent
@@ -295,17 +402,34 @@ class SweepRecorder:
         front = self._open()
         return None if front is None else front.record(artifacts)
 
-    def finish(self, error: str | None = None) -> Any:
-        """The final front with its files; the parent FINISHED, or FAILED with ``error``
-        (tag ``dse.error``). Returns the FrontSummary (None when nothing is recorded)."""
+    def finish(self, error: str | None = None, status: str | None = None) -> Any:
+        """The final front with its files; the parent FINISHED, or FAILED (``status``:
+        KILLED for an interrupted sweep) with ``error`` (tag ``dse.error``). Returns the
+        FrontSummary (None when nothing is recorded)."""
         front = self._open()
         if front is None:
             return None
         summary = front.record(artifacts=True)
         if error is not None:
             self._client.set_tag(self.parent, "dse.error", error[:5000])
-        self._client.set_terminated(self.parent, "FAILED" if error is not None else "FINISHED")
+        if status is None:
+            status = "FAILED" if error is not None else "FINISHED"
+        self._client.set_terminated(self.parent, status)
         return summary
+
+    def interrupted(self, reason: str) -> None:
+        """A signal stopped the sweep: the children still RUNNING and the parent KILLED with
+        ``reason``, the front of what finished kept (recorded, files included)."""
+        parent = self.parent or read_parent_run_id(self.sweep_dir)
+        if self.uri is None or parent is None:
+            return
+        client = connect(self.uri)
+        children = [r.info.run_id for r in running_children(client, parent)]
+        close_runs(client, children, "KILLED", reason)
+        if self._front is not None:  # a batch was recorded: the front of what finished
+            self.finish(reason, status="KILLED")
+        else:  # nothing new since the front an earlier run recorded
+            close_runs(client, [parent], "KILLED", reason)
 
 
 def job_params(ret: Any) -> dict[str, str]:
@@ -391,10 +515,13 @@ def finish_design_run(
 
 
 def fail_design_run(client: MlflowClient, run_id: str, error: BaseException) -> None:
-    """Mark the run FAILED with the error; the run id travels on with the error
-    (``error.mlflow_run_id``), so a sweeper tags the run without searching for it."""
-    client.set_tag(run_id, "dse.error", f"{type(error).__name__}: {error}"[:5000])
-    client.set_terminated(run_id, "FAILED")
+    """Mark the run FAILED with the error (KILLED when a signal stopped it); the run id
+    travels on with the error (``error.mlflow_run_id``), so a sweeper tags the run without
+    searching for it."""
+    killed = isinstance(error, KeyboardInterrupt | SystemExit)
+    text = f"interrupted ({error})" if killed else f"{type(error).__name__}: {error}"
+    client.set_tag(run_id, "dse.error", text[:5000])
+    client.set_terminated(run_id, "KILLED" if killed else "FAILED")
     try:
         error.mlflow_run_id = run_id  # type: ignore[attr-defined]
     except AttributeError:  # an exception type without a __dict__: the run stays untagged

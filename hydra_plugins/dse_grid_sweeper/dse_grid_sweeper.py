@@ -43,20 +43,103 @@ class DseGridSweeper(BasicSweeper):
     does not stop the grid, and a grid with failures ends in one line with the MLflow
     parent run FAILED (see the module docstring)."""
 
+    def setup(self, *, hydra_context: Any, task_function: Any, config: Any) -> None:
+        super().setup(hydra_context=hydra_context, task_function=task_function, config=config)
+        self.task_function = task_function
+
     def sweep(self, arguments: list[str]) -> Any:
+        from dse.errors import DseError
+        from dse.interrupts import shielded, signals_interrupt, stop
+
+        self._recorder_: Any = None
+        with signals_interrupt():
+            try:
+                return self._sweep(arguments)
+            except DseError as err:  # mostly found before any job ran: one line
+                self._fail(str(err))
+                raise SystemExit(f"error: {err}") from None
+            except KeyboardInterrupt as err:  # Ctrl-C or SIGTERM: close what is open
+                with shielded():
+                    message = self._interrupted(err)
+                raise stop(err, message) from None
+            except Exception as err:
+                self._fail(f"{type(err).__name__}: {err}")
+                raise
+
+    def _fail(self, error: str) -> None:
+        """An error after the parent run opened: the parent FAILED with it, not RUNNING."""
+        from dse import tracking
+
+        assert self.config is not None
+        uri = OmegaConf.select(self.config, "tracking.uri")
+        parent = tracking.read_parent_run_id(self.config.hydra.sweep.dir) if uri else None
+        if parent is not None:
+            tracking.close_runs(tracking.connect(uri), [parent], "FAILED", error)
+
+    def _interrupted(self, err: BaseException) -> str:
+        """The running job's MLflow run and the parent KILLED, the front of what finished
+        kept."""
+        from dse.interrupts import signal_name
+
+        reason = f"interrupted by {signal_name(err)}"
+        recorder = self._recorder_
+        try:
+            if recorder is not None:
+                recorder.interrupted(reason)
+        except Exception as exc:  # the store failed too: the line still comes
+            log.warning("could not close the MLflow runs: %s", exc)
+        where = ""
+        if recorder is not None and recorder.parent is not None:
+            where = (
+                f"; the finished runs and their front are on MLflow parent run {recorder.parent}"
+            )
+        return f"grid stopped{where}"
+
+    def _preflight(self, job: Sequence[str]) -> None:
+        """One composed job of the grid handed to the task function's own check
+        (``task_function.dse_preflight``: plugins, dataset, tracking, search metrics)."""
+        from dse.errors import ConfigError
+
+        assert self.config is not None and self.hydra_context is not None
+        check = getattr(self.task_function, "dse_preflight", None)
+        if check is None:
+            return
+        try:
+            cfg = self.hydra_context.config_loader.load_sweep_config(self.config, list(job))
+        except Exception as err:  # composition errors: Hydra's message, one line
+            raise ConfigError(f"the grid does not compose: {' '.join(str(err).split())}") from None
+        check(cfg)
+
+    def _sweep(self, arguments: list[str]) -> Any:
+        from hydra.errors import HydraException
+
+        from dse import tracking
+        from dse.errors import ConfigError
+
         assert self.config is not None and self.launcher is not None
         assert self.hydra_context is not None
         params_conf = self._parse_config()
         params_conf.extend(arguments)
         parser = OverridesParser.create(config_loader=self.hydra_context.config_loader)
-        self.overrides = self.split_arguments(
-            parser.parse_overrides(params_conf), self.max_batch_size
-        )
+        try:
+            self.overrides = self.split_arguments(
+                parser.parse_overrides(params_conf), self.max_batch_size
+            )
+        except HydraException as err:
+            raise ConfigError(f"overrides: {' '.join(str(err).split())}") from None
+        if self.overrides and self.overrides[0]:
+            self._preflight(self.overrides[0][0])
         sweep_dir = Path(self.config.hydra.sweep.dir)
-        sweep_dir.mkdir(parents=True, exist_ok=True)
-        OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
+        try:
+            sweep_dir.mkdir(parents=True, exist_ok=True)
+            OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
+        except OSError as err:
+            raise ConfigError(f"hydra.sweep.dir={sweep_dir}: cannot be written ({err})") from None
+        if OmegaConf.select(self.config, "tracking.uri") and tracking.opens_own_parent(self.config):
+            tracking.open_sweep_parent(self.config)  # after the checks: nothing opened before
 
         recorder = self._recorder()
+        self._recorder_ = recorder
         returns: list[Sequence[JobReturn]] = []
         failed: list[str] = []
         done = 0

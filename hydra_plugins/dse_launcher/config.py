@@ -15,3 +15,21 @@ class DseLocalLauncherConf:
 ConfigStore.instance().store(
     group="hydra/launcher", name="dse_local", node=DseLocalLauncherConf, provider="snn-dse"
 )
+
+
+# `${dse_run_id:}` in conf/config.yaml's hydra.run.dir and hydra.sweep.dir: this process's
+# id plus a random part, so two runs started in the same second never share a folder (the
+# pid differs between live processes on a host, the random part between hosts). Registered
+# here because Hydra's plugin scan imports this module before any config is composed.
+def _register_run_id() -> None:
+    import os
+    import secrets
+
+    from omegaconf import OmegaConf
+
+    if not OmegaConf.has_resolver("dse_run_id"):
+        run_id = f"{os.getpid()}-{secrets.token_hex(2)}"
+        OmegaConf.register_new_resolver("dse_run_id", lambda: run_id, use_cache=True)
+
+
+_register_run_id()

@@ -19,9 +19,11 @@ from dse.front_browse import annotate_study, enqueue_reference, record_constrain
 from dse.front_report import FrontSummary
 from dse.search import Constraint, Objective
 from dse.tracking import SweepRecorder, print_front
+from hydra_plugins.dse_optuna_sweeper import _ledger as ledger
 
 # Registers the ConfigStore entries when Hydra's plugin discovery imports this module.
 from hydra_plugins.dse_optuna_sweeper import config as _config  # noqa: F401
+from hydra_plugins.dse_optuna_sweeper._ledger import Heartbeat
 from hydra_plugins.dse_optuna_sweeper._search_space import format_value, parse_search_space
 
 if TYPE_CHECKING:
@@ -68,15 +70,6 @@ class DseOptunaSweeper(Sweeper):
         load_if_exists: bool = True,
         max_failure_rate: float = 0.5,
     ) -> None:
-        require(n_trials >= 1, "hydra.sweeper.n_trials", "must be >= 1", n_trials)
-        require(n_jobs >= 1, "hydra.sweeper.n_jobs", "must be >= 1", n_jobs)
-        require(
-            0.0 <= max_failure_rate <= 1.0,
-            "hydra.sweeper.max_failure_rate",
-            "must be in [0, 1]",
-            max_failure_rate,
-        )
-        require(bool(study_name), "hydra.sweeper.study_name", "must not be empty", study_name)
         self.sampler_config = sampler
         self.params = dict(params or {})
         self.n_trials = n_trials
@@ -90,6 +83,27 @@ class DseOptunaSweeper(Sweeper):
         self.launcher: Any = None
         self.job_idx = 0
         self.seed: int | None = None
+        self.task_function: TaskFunction | None = None
+        # what an interruption must settle (see _interrupted)
+        self._study: optuna.Study | None = None
+        self._pending: list[optuna.Trial] = []  # asked, not told yet
+        self._heartbeat: Heartbeat | None = None
+        self._recorder: SweepRecorder | None = None
+        self._done = 0
+
+    def _check_settings(self) -> None:
+        """The sweeper's own settings (checked in sweep(), before anything is opened)."""
+        require(self.n_trials >= 1, "hydra.sweeper.n_trials", "must be >= 1", self.n_trials)
+        require(self.n_jobs >= 1, "hydra.sweeper.n_jobs", "must be >= 1", self.n_jobs)
+        require(
+            0.0 <= self.max_failure_rate <= 1.0,
+            "hydra.sweeper.max_failure_rate",
+            "must be in [0, 1]",
+            self.max_failure_rate,
+        )
+        require(
+            bool(self.study_name), "hydra.sweeper.study_name", "must not be empty", self.study_name
+        )
 
     def setup(
         self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig
@@ -98,6 +112,7 @@ class DseOptunaSweeper(Sweeper):
 
         self.config = config
         self.hydra_context = hydra_context
+        self.task_function = task_function
         self.launcher = Plugins.instance().instantiate_launcher(
             hydra_context=hydra_context, task_function=task_function, config=config
         )
@@ -133,6 +148,14 @@ class DseOptunaSweeper(Sweeper):
                 f"hydra.sweeper.study_name: study {self.study_name!r} already exists in "
                 f"{storage} and load_if_exists is false; choose another name"
             ) from None
+        except ConfigError:
+            raise
+        except Exception as err:  # the storage cannot be opened or written
+            text = " ".join(str(err).split())[:300]
+            raise ConfigError(
+                f"hydra.sweeper.storage={storage}: cannot open the study there "
+                f"({type(err).__name__}: {text}); give a writable journal file or database URL"
+            ) from None
         old = [d.name.lower() for d in study.directions]
         if old != directions:
             raise ConfigError(
@@ -151,18 +174,29 @@ class DseOptunaSweeper(Sweeper):
     # ------------------------------------------------------------------ the loop
 
     def sweep(self, arguments: list[str]) -> FrontSummary | None:
-        try:
-            return self._sweep(arguments)
-        except DseError as err:  # a configuration mistake: one clear line, no traceback
-            raise SystemExit(f"error: {err}") from None
+        from dse.interrupts import shielded, signals_interrupt, stop
+
+        with signals_interrupt():
+            try:
+                return self._sweep(arguments)
+            except DseError as err:  # a configuration mistake: one clear line, no traceback
+                raise SystemExit(f"error: {err}") from None
+            except KeyboardInterrupt as err:  # Ctrl-C or SIGTERM: close what is open
+                with shielded():
+                    message = self._interrupted(err)
+                raise stop(err, message) from None
 
     def _sweep(self, arguments: list[str]) -> FrontSummary | None:
         import optuna
-        from optuna.trial import TrialState
+
+        from dse import tracking
 
         assert self.config is not None and self.hydra_context is not None
+        # Everything that can be wrong with the sweep is found before a trial or an MLflow
+        # run exists: settings, search space, search spec, one composed job, the storage.
+        self._check_settings()
         lines = [f"{k}={v}" for k, v in self.params.items()] + list(arguments)
-        space, fixed = parse_search_space(lines, self.hydra_context.config_loader)
+        space, fixed = _parse_space(lines, self.hydra_context.config_loader)
         if not space:
             raise ConfigError(
                 "hydra.sweeper.params: the search space is empty; give e.g. "
@@ -171,35 +205,86 @@ class DseOptunaSweeper(Sweeper):
             )
         objectives = self._objectives()
         constraints = self._constraints()
+        self._preflight(space, fixed)
         directions = [o.direction for o in objectives]
         optuna.logging.set_verbosity(optuna.logging.WARNING)  # the sweeper reports each trial
         study = self._create_study(directions)
-        annotate_study(study, objectives, constraints)  # names optuna-dashboard shows
-        enqueue_reference(study, self.config, space)  # search.reference: once per study
-        start = len(study.trials)
+        self._study = study
+        todo = ledger.plan(study, self.n_trials)
         sweep_dir = Path(self.config.hydra.sweep.dir)
-        sweep_dir.mkdir(parents=True, exist_ok=True)
-        OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
+        try:
+            sweep_dir.mkdir(parents=True, exist_ok=True)
+            OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
+        except OSError as err:
+            raise ConfigError(f"hydra.sweep.dir={sweep_dir}: cannot be written ({err})") from None
+        heartbeat = ledger.Heartbeat(study, todo)
+        try:
+            heartbeat.start()  # the first write: proves the storage takes writes
+            annotate_study(study, objectives, constraints)  # names optuna-dashboard shows
+            enqueue_reference(study, self.config, space)  # search.reference: once per study
+        except Exception as err:
+            text = " ".join(str(err).split())[:300]
+            raise ConfigError(
+                f"hydra.sweeper.storage={self.storage}: the study cannot be written "
+                f"({type(err).__name__}: {text}); give a writable journal file or database URL"
+            ) from None
+        self._heartbeat = heartbeat
+        state = "interrupted"  # unless the loop ends: the next run owes what is left
+        try:
+            if OmegaConf.select(self.config, "tracking.uri") and tracking.opens_own_parent(
+                self.config
+            ):
+                tracking.open_sweep_parent(self.config)
+            # The one writer of the front (dse.tracking.SweepRecorder), from the jobs' results.
+            self._recorder = SweepRecorder(self.config, objectives, constraints)
+            self._settle_stale(todo, objectives, constraints)
+            summary, state = self._loop(study, todo, space, fixed, objectives, constraints)
+        except BaseException as err:
+            if not isinstance(err, KeyboardInterrupt):  # interrupts: _interrupted closes all
+                heartbeat.close("finished" if isinstance(err, SystemExit) else state)
+                if not isinstance(err, SystemExit):  # max_failure_rate closed the parent
+                    self._close_parent(f"{type(err).__name__}: {err}")
+            raise
+        heartbeat.close(state)
+        return summary
+
+    def _loop(
+        self,
+        study: optuna.Study,
+        todo: ledger.Plan,
+        space: dict[str, Any],
+        fixed: list[str],
+        objectives: list[Objective],
+        constraints: list[Constraint],
+    ) -> tuple[FrontSummary | None, str]:
+        from optuna.trial import TrialState
+
+        assert self.config is not None and self._recorder is not None
+        recorder = self._recorder
+        n_trials = todo.n_trials
+        start = len(study.trials)
         log.info(
             "Optuna study %r (%s): %d trials so far, adding %d; sampler %s (seed %s); "
             "objectives %s%s",
             self.study_name,
             self.storage or "in memory",
             start,
-            self.n_trials,
+            n_trials,
             type(study.sampler).__name__,
             self.seed,
             ", ".join(f"{o.direction} {o.metric}" for o in objectives),
             f"; constraints {', '.join(map(str, constraints))}" if constraints else "",
         )
-
-        # The one writer of the front (dse.tracking.SweepRecorder), from the jobs' results.
-        recorder = SweepRecorder(self.config, objectives, constraints)
         summary: FrontSummary | None = None
         failures, done, last_error = 0, 0, ""
         last_plot = time.monotonic()
-        while done < self.n_trials:
-            batch = [study.ask(space) for _ in range(min(self.n_jobs, self.n_trials - done))]
+        while done < n_trials:
+            batch = []
+            for _ in range(min(self.n_jobs, n_trials - done)):
+                trial = study.ask(space)
+                self._pending.append(trial)
+                trial.set_user_attr(ledger.OWNER_ATTR, todo.uid)
+                batch.append(trial)
             overrides = [
                 [
                     *fixed,
@@ -218,15 +303,12 @@ class DseOptunaSweeper(Sweeper):
                 params = " ".join(f"{k}={format_value(v)}" for k, v in trial.params.items())
                 if error is None:
                     assert metrics is not None
-                    try:
-                        record_constraints(trial, constraints, metrics)  # the dashboard's form too
-                    except ConfigError:
-                        study.tell(trial, state=TrialState.FAIL)
-                        raise
+                    record_constraints(trial, constraints, metrics)  # the dashboard's form too
                     run_id = metrics.get("mlflow_run_id")
                     if isinstance(run_id, str):
                         trial.set_user_attr("mlflow_run_id", run_id)
                     study.tell(trial, [float(metrics[o.metric]) for o in objectives])
+                    self._pending.remove(trial)
                     recorder.add(ret, trial=trial.number, tags={TAG_STATE: "COMPLETE"})
                     values = " ".join(
                         f"{o.metric}={float(metrics[o.metric]):.4g}" for o in objectives
@@ -244,25 +326,27 @@ class DseOptunaSweeper(Sweeper):
                     last_error = error
                     trial.set_user_attr("error", error[:2000])
                     study.tell(trial, state=TrialState.FAIL)
+                    self._pending.remove(trial)
                     recorder.add(ret, trial=trial.number, tags={TAG_STATE: "FAIL"})
                     log.warning("[trial %d] %s -> FAILED: %s", trial.number, params, error)
             done += len(batch)
+            self._done = done
             # Tags and hypervolume after every batch; the plots (most of the cost) every
             # PLOT_INTERVAL_S, and at the end (finish).
-            plots = done < self.n_trials and time.monotonic() - last_plot >= PLOT_INTERVAL_S
+            plots = done < n_trials and time.monotonic() - last_plot >= PLOT_INTERVAL_S
             if plots:
                 last_plot = time.monotonic()
-            if done < self.n_trials:
+            if done < n_trials:
                 summary = recorder.record(artifacts=plots)
-            if failures > self.max_failure_rate * self.n_trials:
+            if failures > self.max_failure_rate * n_trials:
                 message = (
                     f"stopping the sweep: {failures} of {done} trials failed, more than "
                     f"hydra.sweeper.max_failure_rate={self.max_failure_rate} x n_trials="
-                    f"{self.n_trials}. Last error: {last_error}"
+                    f"{n_trials}. Last error: {last_error}"
                 )
                 recorder.finish(message)  # the parent FAILED (a resumed sweep reopens it)
                 raise SystemExit(f"error: {message}")  # one clear line, no traceback
-        if failures == done:  # nothing to report: a broken setup, not a bad region
+        if done and failures == done:  # nothing to report: a broken setup, not a bad region
             message = (
                 f"all {done} trials of this sweep failed (hydra.sweeper.max_failure_rate="
                 f"{self.max_failure_rate} let it go on). Last error: {last_error}"
@@ -271,24 +355,184 @@ class DseOptunaSweeper(Sweeper):
             raise SystemExit(f"error: {message}")
 
         summary = recorder.finish()
-        self._report(study, start, summary, recorder)
-        return summary
+        self._report(study, todo.uid, summary, recorder)
+        return summary, "finished"
+
+    # ------------------------------------------------------------------ checks and cleanup
+
+    def _preflight(self, space: Mapping[str, Any], fixed: list[str]) -> None:
+        """Compose one job of the sweep (each parameter at its first value) and hand it to
+        the task function's own check (``task_function.dse_preflight``, when it has one:
+        ``dse`` checks plugins, dataset, tracking store and the search spec's metrics)."""
+        assert self.config is not None and self.hydra_context is not None
+        check = getattr(self.task_function, "dse_preflight", None)
+        if check is None:
+            return
+        overrides = [*fixed, *(f"{k}={format_value(_first(d))}" for k, d in space.items())]
+        try:
+            job = self.hydra_context.config_loader.load_sweep_config(self.config, overrides)
+        except Exception as err:  # composition errors: Hydra's message, one line
+            text = " ".join(str(err).split())
+            raise ConfigError(f"the sweep's overrides do not compose: {text}") from None
+        check(job)
+
+    def _settle_stale(
+        self, todo: ledger.Plan, objectives: list[Objective], constraints: list[Constraint]
+    ) -> None:
+        """Trials left RUNNING by a dead process: told COMPLETE when their MLflow run
+        finished (the result is kept, not run again), else FAIL with their run KILLED and
+        their design point re-queued. Then re-queue every interrupted trial."""
+        from optuna.trial import TrialState
+
+        study = self._study
+        assert study is not None
+        for t in todo.stale:
+            values = self._finished_result(t.number, objectives, constraints)
+            trial = optuna_trial(study, t._trial_id)
+            if values is not None:
+                metrics, run_id = values
+                record_constraints(trial, constraints, metrics)  # the dashboard's form too
+                trial.set_user_attr("mlflow_run_id", run_id)
+                study.tell(t.number, [float(metrics[o.metric]) for o in objectives])
+                log.info("[trial %d] finished before its process died: result kept", t.number)
+                continue
+            reason = "its sweep process died (no heartbeat)"
+            trial.set_user_attr(ledger.INTERRUPTED_ATTR, reason)
+            study.tell(t.number, state=TrialState.FAIL)
+            self._close_trial_runs([t.number], f"interrupted: {reason}")
+        again = ledger.requeue(study)
+        if todo.adopted:
+            log.warning(
+                "Resuming an interrupted sweep of study %r: %d trials left to run%s",
+                self.study_name,
+                todo.n_trials,
+                f", re-queued trials {again} first" if again else "",
+            )
+        elif again:
+            log.warning("Re-queued interrupted trials %s of study %r", again, self.study_name)
+
+    def _child_runs(self, trial_numbers: list[int]) -> list[Any]:
+        """This study's MLflow child runs of the given trials (none without a parent run)."""
+        recorder = self._recorder
+        if recorder is None or recorder.uri is None or not trial_numbers:
+            return []
+        from dse import tracking
+
+        parent = tracking.read_parent_run_id(recorder.sweep_dir)
+        if parent is None:
+            return []
+        client = tracking.connect(recorder.uri)
+        exp = client.get_run(parent).info.experiment_id
+        wanted = {str(n) for n in trial_numbers}
+        runs = client.search_runs(
+            [exp], filter_string=f"tags.mlflow.parentRunId = '{parent}'", max_results=50000
+        )
+        return [r for r in runs if r.data.tags.get("optuna_trial") in wanted]
+
+    def _finished_result(
+        self, number: int, objectives: list[Objective], constraints: list[Constraint]
+    ) -> tuple[dict[str, float], str] | None:
+        for run in self._child_runs([number]):
+            m = run.data.metrics
+            needed = [o.metric for o in objectives] + [c.metric for c in constraints]
+            if run.info.status == "FINISHED" and all(k in m for k in needed):
+                return dict(m), run.info.run_id
+        return None
+
+    def _close_trial_runs(self, numbers: list[int], reason: str) -> None:
+        from dse import tracking
+
+        runs = [r for r in self._child_runs(numbers) if r.info.status == "RUNNING"]
+        if runs and self._recorder is not None and self._recorder.uri is not None:
+            client = tracking.connect(self._recorder.uri)
+            tracking.close_runs(client, [r.info.run_id for r in runs], "KILLED", reason)
+
+    def _close_parent(self, error: str) -> None:
+        """An error after the parent run opened: the parent FAILED with it (with the front
+        of what finished when a batch was recorded), never left RUNNING."""
+        from dse import tracking
+
+        recorder = self._recorder
+        try:
+            if recorder is not None and recorder.parent is not None:
+                recorder.finish(error)
+                return
+        except Exception as err:  # recording the front failed too: close the run without it
+            log.warning("could not record the front: %s", err)
+        uri = OmegaConf.select(self.config, "tracking.uri") if self.config is not None else None
+        parent = tracking.read_parent_run_id(self.config.hydra.sweep.dir) if uri else None
+        if parent is not None:
+            try:
+                tracking.close_runs(tracking.connect(uri), [parent], "FAILED", error)
+            except Exception as err:  # the store itself is gone: say so, keep the first error
+                log.warning("could not close the MLflow parent run %s: %s", parent, err)
+
+    def _interrupted(self, err: BaseException) -> str:
+        """Ctrl-C or SIGTERM: the trials in flight FAIL in Optuna (re-queued by the next run
+        of the same command) or, when their design point had finished, COMPLETE; their MLflow
+        runs KILLED; the parent KILLED with the front of what finished. Returns the line to
+        print."""
+        from optuna.trial import TrialState
+
+        from dse.interrupts import signal_name
+
+        reason = f"interrupted by {signal_name(err)}"
+        study = self._study
+        settled = list(self._pending)
+        if study is not None:
+            objectives, constraints = self._objectives(), self._constraints()
+            for trial in settled:
+                values = self._finished_result(trial.number, objectives, constraints)
+                try:
+                    if values is not None:
+                        metrics, run_id = values
+                        record_constraints(trial, constraints, metrics)  # the dashboard's form too
+                        trial.set_user_attr("mlflow_run_id", run_id)
+                        study.tell(trial, [float(metrics[o.metric]) for o in objectives])
+                    else:
+                        trial.set_user_attr(ledger.INTERRUPTED_ATTR, reason)
+                        study.tell(trial, state=TrialState.FAIL)
+                except Exception as exc:  # already told: nothing to settle
+                    log.debug("trial %d: %s", trial.number, exc)
+        if self._heartbeat is not None:
+            self._heartbeat.close("interrupted")
+        where = ""
+        recorder = self._recorder
+        if recorder is None and self.config is not None:  # stopped before the first batch
+            if OmegaConf.select(self.config, "tracking.uri"):
+                recorder = SweepRecorder(self.config, DEFAULT_OBJECTIVES, ())
+        try:
+            if recorder is not None:
+                recorder.interrupted(reason)
+                if recorder.parent is not None:
+                    where = f"; the front so far is on MLflow parent run {recorder.parent}"
+        except Exception as exc:  # the store failed too: the line still comes
+            log.warning("could not close the MLflow runs: %s", exc)
+        if study is None:
+            return "the sweep stopped before its first trial"
+        return (
+            f"sweep of study {self.study_name!r} stopped after {self._done} trials; "
+            f"{len(settled)} running trial(s) closed (FAIL in Optuna, KILLED in MLflow), "
+            f"run the same command again to finish it{where}"
+        )
 
     def _report(
         self,
         study: optuna.Study,
-        start: int,
+        uid: str,
         summary: FrontSummary | None,
         recorder: SweepRecorder,
     ) -> None:
         assert self.config is not None
         from optuna.trial import TrialState
 
-        added = study.trials[start:]
-        complete = sum(t.state == TrialState.COMPLETE for t in added)
+        trials = study.trials
+        added = [t for t in trials if t.user_attrs.get(ledger.OWNER_ATTR) == uid]
+        complete = sum(t.state == TrialState.COMPLETE for t in trials)
         print(
-            f"\nOptuna study {self.study_name!r}: {complete} of {len(added)} new trials "
-            f"complete, {len(study.trials)} trials in all."
+            f"\nOptuna study {self.study_name!r}: "
+            f"{sum(t.state == TrialState.COMPLETE for t in added)} of {len(added)} new trials "
+            f"complete; {complete} complete of {len(trials)} trials in all."
         )
         if summary is not None and recorder.parent is not None:
             print_front(summary, recorder.parent, recorder.uri or "")
@@ -339,3 +583,28 @@ def _outcome(ret: JobReturn, objectives: Sequence[Objective]) -> tuple[str | Non
         if not isinstance(v, (int, float)) or not math.isfinite(float(v)):
             return f"objective {o.metric} is {v!r}, not a finite number", None
     return None, dict(value)
+
+
+def _parse_space(lines: list[str], loader: Any) -> tuple[dict[str, Any], list[str]]:
+    """parse_search_space with Hydra's grammar errors as one ConfigError line."""
+    from hydra.errors import HydraException
+
+    try:
+        return parse_search_space(lines, loader)
+    except HydraException as err:
+        text = " ".join(str(err).split())
+        raise ConfigError(f"hydra.sweeper.params / overrides: {text}") from None
+
+
+def _first(distribution: Any) -> Any:
+    """A value every distribution admits: the first choice, or the low end."""
+    choices = getattr(distribution, "choices", None)
+    return choices[0] if choices is not None else distribution.low
+
+
+def optuna_trial(study: optuna.Study, trial_id: int) -> optuna.Trial:
+    """A writable handle on a RUNNING trial by its storage id (e.g. one a dead process
+    left), for set_constraint / set_user_attr before the study is told about it."""
+    import optuna
+
+    return optuna.Trial(study, trial_id)

@@ -60,7 +60,17 @@ class _Cifar(Dataset):
         return root / self.folder
 
     def check(self) -> None:
-        """Raise DatasetError unless every batch file is present. Cheap: no file is read."""
+        """Raise DatasetError unless every batch file is present and is a CIFAR batch.
+
+        Each file is decoded once per process (the allowlist unpickler: nothing in it can
+        run) and remembered by size and modification time, so a sweep's later design points
+        only stat the files, and a garbage file is refused before any run is recorded."""
+        self._check_present()
+        folder = self.directory()
+        for name in (*self.train_files, *self.test_files):
+            _check_batch(folder / name, self.label_key)
+
+    def _check_present(self) -> None:
         folder = self.directory()
         missing = [f for f in (*self.train_files, *self.test_files) if not (folder / f).is_file()]
         if missing:
@@ -78,7 +88,7 @@ class _Cifar(Dataset):
 
         from dse.data import random_crop_flip
 
-        self.check()
+        self._check_present()
         folder = self.directory()
         x_train, y_train = _read(folder, self.train_files, self.label_key)
         x_test, y_test = _read(folder, self.test_files, self.label_key)
@@ -117,35 +127,76 @@ class _BatchUnpickler(pickle.Unpickler):
         raise pickle.UnpicklingError(f"refusing {module}.{name}: batches hold only arrays")
 
 
+# Batch files this process found valid, by (path, size, modification time).
+_checked: set[tuple[str, int, int]] = set()
+
+
+def _check_batch(path: Path, label_key: str) -> None:
+    """Decode one batch file (DatasetError if it is not one), once per version of it."""
+    try:
+        stat = path.stat()
+    except OSError as err:
+        raise DatasetError(f"{path}: cannot be read ({err.strerror})") from None
+    key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+    if key not in _checked:
+        _read_batch(path, label_key)
+        _checked.add(key)
+
+
+def _read_batch(path: Path, label_key: str) -> tuple[Any, Any]:
+    """uint8 images (N, 3072) and int64 labels (N,) of one pickle batch."""
+    import numpy as np
+
+    try:
+        with open(path, "rb") as f:
+            batch = _BatchUnpickler(f, encoding="bytes").load()
+    except (
+        pickle.UnpicklingError,
+        EOFError,
+        ValueError,
+        TypeError,
+        AttributeError,
+        IndexError,
+        KeyError,
+        OverflowError,
+        MemoryError,
+        UnicodeDecodeError,
+    ) as err:  # what a garbage stream makes the unpickler raise
+        raise DatasetError(
+            f"{path}: not a CIFAR python batch ({type(err).__name__}: {err}); replace it "
+            "with the file from the published archive"
+        ) from None
+    except OSError as err:
+        raise DatasetError(f"{path}: cannot be read ({err.strerror})") from None
+    if not isinstance(batch, dict):
+        raise DatasetError(f"{path}: not a CIFAR python batch (no dict inside)")
+    batch = {k.decode() if isinstance(k, bytes) else k: v for k, v in batch.items()}
+    for key in ("data", label_key):
+        if key not in batch:
+            raise DatasetError(
+                f"{path}: no '{key}' entry (found {sorted(map(str, batch))}); "
+                "is this the python version of the dataset?"
+            )
+    try:
+        data = np.asarray(batch["data"], dtype=np.uint8)
+        labels = np.asarray(batch[label_key], dtype=np.int64)
+    except (TypeError, ValueError) as err:
+        raise DatasetError(f"{path}: data or labels are not numbers ({err})") from None
+    if data.ndim != 2 or data.shape[1] != 3072 or labels.ndim != 1 or len(labels) != len(data):
+        raise DatasetError(
+            f"{path}: expected data of shape (N, 3072) and N labels, got "
+            f"{data.shape} and {labels.shape}"
+        )
+    return data, labels
+
+
 def _read(folder: Path, files: tuple[str, ...], label_key: str) -> tuple[Any, Any]:
     """uint8 images (N, 3, 32, 32) and int64 labels (N,) from pickle batches."""
     import numpy as np
 
     xs, ys = [], []
     for name in files:
-        try:
-            with open(folder / name, "rb") as f:
-                batch = _BatchUnpickler(f, encoding="bytes").load()
-        except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError) as err:
-            raise DatasetError(
-                f"{folder / name}: not a CIFAR python batch ({type(err).__name__}: {err})"
-            ) from None
-        if not isinstance(batch, dict):
-            raise DatasetError(f"{folder / name}: not a CIFAR python batch (no dict inside)")
-        batch = {k.decode() if isinstance(k, bytes) else k: v for k, v in batch.items()}
-        for key in ("data", label_key):
-            if key not in batch:
-                raise DatasetError(
-                    f"{folder / name}: no '{key}' entry (found {sorted(batch)}); "
-                    "is this the python version of the dataset?"
-                )
-        data = np.asarray(batch["data"], dtype=np.uint8)
-        labels = np.asarray(batch[label_key], dtype=np.int64)
-        if data.ndim != 2 or data.shape[1] != 3072 or len(labels) != len(data):
-            raise DatasetError(
-                f"{folder / name}: expected data of shape (N, 3072) and N labels, got "
-                f"{data.shape} and {len(labels)}"
-            )
+        data, labels = _read_batch(folder / name, label_key)
         xs.append(data.reshape(-1, 3, 32, 32))
         ys.append(labels)
     return np.ascontiguousarray(np.concatenate(xs)), np.concatenate(ys)

@@ -9,6 +9,7 @@ import pytest
 
 from dse.builtin.datasets.synthetic import Synthetic
 from dse.cache import StageCache, stable_hash
+from dse.errors import ConfigError
 from dse.pipeline import load_data
 
 
@@ -59,8 +60,41 @@ def test_clear_removes_every_entry(tmp_path):
     cache = StageCache(tmp_path / "cache")
     cache.put("training", "a", b"1")
     cache.put("simulation", "b", b"2")
-    assert cache.clear() == 2
+    cache.put("simulation", "c", b"3")
+    (tmp_path / "cache" / "training" / ".a.leftover.tmp").write_bytes(b"half")  # killed writer
+    assert cache.clear() == {"training": 1, "simulation": 2}
     assert cache.get("training", "a") is None
+    assert not (tmp_path / "cache").exists()
+    assert cache.clear() == {}  # nothing there: nothing to do
+
+
+@pytest.mark.parametrize(
+    "plant",
+    [
+        "mlflow.db",  # cache.dir pointed at an outputs folder
+        "training/notes.txt",  # a file that is not an entry, inside a stage folder
+        "runs/2026/config.yaml",  # a folder that is not a stage of the cache
+    ],
+)
+def test_clear_refuses_a_folder_holding_anything_else(tmp_path, plant):
+    cache = StageCache(tmp_path / "cache")
+    cache.put("training", "a", b"1")
+    planted = tmp_path / "cache" / plant
+    planted.parent.mkdir(parents=True, exist_ok=True)
+    planted.write_text("someone's data")
+    with pytest.raises(ConfigError, match="not cache entries.*nothing deleted"):
+        cache.clear()
+    assert planted.read_text() == "someone's data"
+    assert cache.get("training", "a") == b"1"  # nothing deleted at all
+
+
+def test_clear_refuses_a_folder_without_the_marker(tmp_path):
+    (tmp_path / "training").mkdir()
+    entry = tmp_path / "training" / ("0" * 64)
+    entry.write_bytes(b"0" * 64 + b"\npayload")  # looks like an entry, but not our folder
+    with pytest.raises(ConfigError, match="no .dse-stage-cache marker"):
+        StageCache(tmp_path).clear()
+    assert entry.exists()
 
 
 def test_stable_hash_ignores_dict_order_but_not_values():
