@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup run test test-fast lint bench ui clean
+.PHONY: setup run test test-fast lint bench ui screenshots clean
 
 # constraints.txt pins torch to the CPU build 2.13.0 so no CUDA build is downloaded;
 # editable_mode=compat puts the checkout on sys.path, which Hydra's plugin discovery
@@ -33,6 +33,11 @@ bench: setup  ## every benchmark, figures printed
 
 ui: setup  ## browse the recorded runs
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///outputs/mlflow.db
+
+# The README's screenshots, retaken from outputs/ (run `make run` first) in headless Chromium.
+screenshots: setup
+	command -v chromium >/dev/null || apt-get install -y chromium || (apt-get update && apt-get install -y chromium)
+	$(BIN)/python scripts/screenshots.py --out docs/img
 
 clean:
 	rm -rf outputs/runs outputs/multirun outputs/cache

@@ -23,10 +23,13 @@ if TYPE_CHECKING:
     import optuna
     from mlflow import MlflowClient
 
-# MLflow 3's UI picks an experiment's landing view from this tag; without it an experiment
-# opens in the GenAI view with every panel empty and the runs one click away.
+# The experiment's kind in MLflow 3 (what its UI offers to set when it cannot infer one).
+# MLflow 3.17.2's UI lands on the view of its global "GenAI | Model training" switch instead
+# (the URL's ``workflowType``, else the browser's last choice, else GenAI: checked in
+# headless Chromium), so the URLs dse prints carry ``workflowType=machine_learning``.
 EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
 EXPERIMENT_KIND = "custom_model_development"
+WORKFLOW = {"workflowType": "machine_learning"}  # the UI's "Model training" side
 # The run's description in MLflow's UI (its Overview tab renders it as Markdown).
 NOTE_TAG = "mlflow.note.content"
 PARAM_PREFIX = "sweep."
@@ -189,8 +192,9 @@ def reference_design(config: Any) -> tuple[str, dict[str, str]] | None:
     return str(node.get("name") or "reference design"), values
 
 
-def run_url(ui: str, experiment_id: str, run_id: str) -> str:
-    return f"{ui.rstrip('/')}/#/experiments/{experiment_id}/runs/{run_id}"
+def runs_url(ui: str, experiment_id: str) -> str:
+    """MLflow's run list of the experiment, on the UI's "Model training" side."""
+    return f"{ui.rstrip('/')}/#/experiments/{experiment_id}/runs?{urllib.parse.urlencode(WORKFLOW)}"
 
 
 def front_list_url(ui: str, experiment_id: str, parent_run_id: str) -> str:
@@ -201,6 +205,7 @@ def front_list_url(ui: str, experiment_id: str, parent_run_id: str) -> str:
             f"tags.`mlflow.parentRunId` = '{parent_run_id}'",
             "orderByKey": "metrics.`snn_accuracy`",
             "orderByAsc": "false",
+            **WORKFLOW,
         },
         quote_via=urllib.parse.quote,
     )
@@ -221,7 +226,13 @@ def annotate_study(
 ) -> None:
     """Metric names (optuna-dashboard labels its axes and columns with them) and the
     constraints' text (the dashboard shows study user attributes)."""
-    study.set_metric_names([o.metric for o in objectives])
+    import warnings
+
+    import optuna
+
+    with warnings.catch_warnings():  # "experimental" since Optuna 3.2; the dashboard reads it
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        study.set_metric_names([o.metric for o in objectives])
     if constraints:
         study.set_user_attr("constraints", [str(c) for c in constraints])
 
@@ -290,6 +301,6 @@ __all__ = [
     "log_sweep_params",
     "record_constraints",
     "reference_design",
-    "run_url",
+    "runs_url",
     "sweep_params",
 ]

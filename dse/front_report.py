@@ -442,15 +442,8 @@ def _draw_bound(ax: Any, c: Constraint, axis: str, lim: tuple[float, float]) -> 
         return
     low = c.bound < lim[0]
     side = ("left of" if low else "right of") if axis == "x" else ("below" if low else "above")
-    text = f"constraint {c} ({side} the axes)"
-    if axis == "x":
-        pos, ha = (0.01, "left") if low else (0.99, "right")
-        ax.text(pos, 0.01, text, transform=ax.transAxes, ha=ha, va="bottom", fontsize=7.5,
-                color="#d62728")  # fmt: skip
-    else:
-        pos = 0.01 if low else 0.99
-        ax.text(0.99, pos, text, transform=ax.transAxes, ha="right",
-                va="bottom" if low else "top", fontsize=7.5, color="#d62728")  # fmt: skip
+    # beyond the axes: named in the legend (a text on the plot would cover points)
+    ax.plot([], [], **style, label=f"constraint {c} ({side} the axes)")
 
 
 def _write_csv(summary: FrontSummary, path: Path) -> None:

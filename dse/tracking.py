@@ -302,12 +302,13 @@ class SweepCallback(Callback):
 def print_front(summary: Any, run_id: str, uri: str) -> None:
     """The front's table and where to browse it."""
     print(summary.table())
-    from dse.front_browse import DEFAULT_UI, front_list_url
+    from dse.front_browse import DEFAULT_UI, front_list_url, runs_url
 
     print(f"\nRecorded on MLflow parent run {run_id}. Browse it with:")
     print(f"  mlflow ui --backend-store-uri {uri}")
     if summary.experiment_id is not None:  # a server's own address, else `mlflow ui`'s
         ui = uri if uri.startswith(("http://", "https://")) else DEFAULT_UI
+        print(f"  the runs:  {runs_url(ui, summary.experiment_id)}")
         print(f"  the front: {front_list_url(ui, summary.experiment_id, run_id)}")
 
 

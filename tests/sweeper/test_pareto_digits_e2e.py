@@ -55,3 +55,15 @@ def test_pareto_digits_sweep_end_to_end(tmp_path: Path) -> None:
     assert any(r.data.tags["dse.pareto_optimal"] == "true" for r in runs)
     names = {a.path for a in client.list_artifacts(parent.info.run_id)}
     assert {"pareto_front.png", "pareto_front.csv", "pareto_summary.json"} <= names
+
+    # browsable: the run list first, the paper's design as trial 0, names telling runs apart
+    assert client.get_experiment(exp).tags["mlflow.experimentKind"] == "custom_model_development"
+    reference = {"quantizer.bits": 5, "coding.time_window": 8, "hardware.num_pes": 256}
+    assert study.trials[0].params == reference
+    assert study.metric_names == ["snn_accuracy", "energy_uj"]
+    by_trial = {r.data.tags["optuna_trial"]: r.info.run_name for r in runs}
+    assert by_trial["0"] == "t0 T8 5b 256PE 1ep" and len(set(by_trial.values())) == 2
+    note = parent.data.tags["mlflow.note.content"]
+    assert "Reference design: paper: log 5-bit, T = 8" in note and "trial 0" in note
+    assert parent.data.params["sweep.space.hardware.num_pes"] == "tag(log, int(interval(4, 256)))"
+    assert "the front: http://127.0.0.1:5000/#/experiments/" in proc.stdout
