@@ -1,0 +1,431 @@
+"""Fault injection on the real ``dse`` command (issue 15): signals and kill -9 in the
+middle of a sweep, late configuration errors, bad inputs, planted files, concurrent runs,
+the clear-cache guard. Each test asserts the end state in Optuna and MLflow: one line
+``error: ...`` or ``interrupted (...)``, no traceback, no RUNNING trial or run, no finished
+result lost or repeated.
+"""
+
+from __future__ import annotations
+
+import collections
+import os
+import pickle
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from conftest import run_dse
+
+DSE = str(Path(sys.executable).parent / "dse")
+# A sweep whose trials cost ~0.3-1 s on digits (the pretraining is cached once).
+SWEEP = [
+    "-m",
+    "experiment=pareto_digits",
+    "training.epochs=1",
+    "training.pretrain_epochs=2",
+    "tracking.breakdown_chart=false",
+]
+ENV = {"OMP_NUM_THREADS": "1", "TQDM_DISABLE": "1"}
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def one_line(proc: subprocess.CompletedProcess | tuple[int, str], prefix: str = "error: ") -> str:
+    """The one line the command ended with (stderr), after checking there is no traceback."""
+    code, stderr = (proc.returncode, proc.stderr) if hasattr(proc, "stderr") else proc
+    assert code != 0, stderr[-2000:]
+    assert "Traceback" not in stderr, stderr[-3000:]
+    lines = [line for line in stderr.splitlines() if line.startswith(prefix)]
+    assert len(lines) == 1 and stderr.strip().endswith(lines[0]), stderr[-2000:]
+    return lines[0]
+
+
+def mlflow_runs(out: Path) -> list:
+    if not (out / "mlflow.db").exists():
+        return []
+    from mlflow import MlflowClient
+
+    client = MlflowClient(f"sqlite:///{out}/mlflow.db")
+    exps = [e.experiment_id for e in client.search_experiments()]
+    return list(client.search_runs(exps, max_results=5000)) if exps else []
+
+
+def statuses(out: Path) -> collections.Counter:
+    """(parent | child, status) -> count."""
+    return collections.Counter(
+        ("parent" if r.data.tags.get("dse.kind") == "sweep" else "child", r.info.status)
+        for r in mlflow_runs(out)
+    )
+
+
+def study_trials(out: Path, name: str = "pareto_digits") -> list:
+    journal = out / "optuna.journal"
+    if not journal.exists():
+        return []
+    import optuna
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+
+    storage = JournalStorage(JournalFileBackend(str(journal)))
+    if name not in [s.study_name for s in optuna.get_all_study_summaries(storage)]:
+        return []
+    return optuna.load_study(study_name=name, storage=storage).trials
+
+
+def last_sweep_finished(out: Path, name: str = "pareto_digits") -> bool:
+    """Whether the study's latest sweep closed its record (finished: the next run of the
+    command adds n_trials) rather than died (the next run finishes it)."""
+    import optuna
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+
+    journal = out / "optuna.journal"
+    if not journal.exists():
+        return False
+    storage = JournalStorage(JournalFileBackend(str(journal)))
+    if name not in [s.study_name for s in optuna.get_all_study_summaries(storage)]:
+        return False
+    attrs = optuna.load_study(study_name=name, storage=storage).user_attrs
+    records = [v for k, v in attrs.items() if k.startswith("dse.sweep.")]
+    return bool(records) and max(records, key=lambda r: r["started_at"])["state"] == "finished"
+
+
+def assert_settled(out: Path, complete: int) -> None:
+    """The end state after a sweep that finished: ``complete`` COMPLETE trials, nothing
+    RUNNING or WAITING; each completed trial has exactly one FINISHED MLflow child (its
+    own), every other child is FAILED or KILLED; the parent FINISHED."""
+    trials = study_trials(out)
+    states = collections.Counter(t.state.name for t in trials)
+    assert states["COMPLETE"] == complete, states
+    assert set(states) <= {"COMPLETE", "FAIL"}, states
+    runs = mlflow_runs(out)
+    parents = [r for r in runs if r.data.tags.get("dse.kind") == "sweep"]
+    assert [p.info.status for p in parents] == ["FINISHED"]
+    children = [r for r in runs if r.data.tags.get("dse.kind") != "sweep"]
+    finished = [r for r in children if r.info.status == "FINISHED"]
+    assert {r.info.status for r in children} <= {"FINISHED", "FAILED", "KILLED"}
+    done = sorted(t.number for t in trials if t.state.name == "COMPLETE")
+    assert sorted(int(r.data.tags["optuna_trial"]) for r in finished) == done  # once each
+    by_trial = {t.number: t for t in trials}
+    for r in finished:  # Optuna's record and MLflow's agree
+        trial = by_trial[int(r.data.tags["optuna_trial"])]
+        assert trial.user_attrs["mlflow_run_id"] == r.info.run_id
+        assert trial.values[0] == pytest.approx(r.data.metrics["snn_accuracy"])
+
+
+def start(args: list[str], cwd: Path) -> subprocess.Popen:
+    """``dse`` in the background: its log (stdout) read line by line, stderr to a file."""
+    cwd.mkdir(parents=True, exist_ok=True)
+    err = open(cwd / f"stderr-{time.monotonic_ns()}.txt", "w+")  # noqa: SIM115 - closed in end()
+    proc = subprocess.Popen(
+        [DSE, *args],
+        cwd=cwd,
+        env={**os.environ, **ENV},
+        stdout=subprocess.PIPE,
+        stderr=err,
+        text=True,
+    )
+    proc.err_file = err  # type: ignore[attr-defined]
+    return proc
+
+
+def end(proc: subprocess.Popen, timeout: float = 120) -> tuple[int, str]:
+    """Wait for ``proc``; its exit status and stderr."""
+    proc.communicate(timeout=timeout)
+    err = proc.err_file  # type: ignore[attr-defined]
+    err.seek(0)
+    text = err.read()
+    err.close()
+    return proc.returncode, text
+
+
+def start_sweep(out: Path, *extra: str) -> subprocess.Popen:
+    return start([*SWEEP, f"paths.outputs={out}", *extra], out.parent)
+
+
+def wait_for_log(
+    proc: subprocess.Popen, needle: str, count: int, timeout: float = 300, early: bool = False
+) -> None:
+    """Read the log until ``count`` lines held ``needle`` (or the run ended, when ``early``)."""
+    assert proc.stdout is not None
+    seen, deadline = 0, time.monotonic() + timeout
+    while seen < count:
+        line = proc.stdout.readline()
+        assert time.monotonic() < deadline, "timed out"
+        if not line and early:
+            return
+        assert line, "the run ended early"
+        seen += needle in line
+
+
+def wait_for_run(db: Path, timeout: float = 120) -> None:
+    """Until the MLflow store at ``db`` holds a RUNNING run (read with sqlite3: cheap)."""
+    import sqlite3
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if db.exists():
+            with sqlite3.connect(db) as conn:
+                if conn.execute("select 1 from runs where status = 'RUNNING'").fetchall():
+                    return
+        time.sleep(0.2)
+    raise AssertionError("no run started")
+
+
+def wait_for_trials(proc: subprocess.Popen, count: int, early: bool = False) -> None:
+    """Until ``count`` trials were told (the sweeper logs ``[trial N] ... -> ...``)."""
+    wait_for_log(proc, " -> ", count, early=early)
+
+
+# --------------------------------------------------------------------------- signals
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_a_signal_mid_sweep_closes_everything_and_the_rerun_finishes(
+    tmp_path: Path, sig: signal.Signals
+) -> None:
+    out = tmp_path / "out"
+    proc = start_sweep(out, "hydra.sweeper.n_trials=6")
+    wait_for_trials(proc, 2)
+    time.sleep(0.3)  # inside the third trial
+    proc.send_signal(sig)
+    code, stderr = end(proc)
+    line = one_line((code, stderr), prefix="interrupted (")
+    assert code == 128 + sig
+    assert line.startswith(f"interrupted ({sig.name}): sweep of study 'pareto_digits' stopped")
+    trials = study_trials(out)
+    assert "RUNNING" not in {t.state.name for t in trials}
+    stopped = [t for t in trials if t.state.name == "FAIL"]
+    assert all("dse.interrupted" in t.user_attrs for t in stopped)
+    counts = statuses(out)
+    assert counts[("parent", "KILLED")] == 1 and counts[("child", "RUNNING")] == 0
+    assert counts[("child", "FINISHED")] == sum(t.state.name == "COMPLETE" for t in trials)
+    assert counts[("child", "KILLED")] == len(stopped)
+
+    again = run_dse([*SWEEP, f"paths.outputs={out}", "hydra.sweeper.n_trials=6"], tmp_path, ENV)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "Resuming an interrupted sweep" in again.stdout
+    assert_settled(out, complete=6)  # 6 asked, 6 complete: the stopped ones run again
+    retried = {t.user_attrs.get("dse.retry_of") for t in study_trials(out)}
+    assert {t.number for t in stopped} <= retried
+
+
+@pytest.mark.slow
+def test_kill_9_five_times_then_rerun_ends_with_the_trials_asked_for(tmp_path: Path) -> None:
+    """The issue's target: kill -9 at a random point of a 10-trial sweep, 5 times, rerun
+    each time: exactly 10 completed trials, each recorded once in MLflow."""
+    seed = int(os.environ.get("DSE_FAULT_SEED", time.time()))
+    rng = random.Random(seed)
+    out = tmp_path / "out"
+    args = ["hydra.sweeper.n_trials=10"]
+    requested, fresh = 0, True  # a run after one that ended by itself adds 10 trials
+    for _ in range(5):
+        requested += 10 if fresh else 0
+        proc = start_sweep(out, *args)
+        # a random point: after 0-3 told trials (0: start-up, or inside the first),
+        # then up to 1.5 s more; a resumed run owing little may end first
+        wait_for_trials(proc, rng.randint(0, 3), early=True)
+        time.sleep(rng.uniform(0.0, 1.5))
+        proc.kill()
+        code, stderr = end(proc)
+        assert code in (0, -signal.SIGKILL), stderr[-3000:]
+        fresh = last_sweep_finished(out)  # it had closed its sweep before the kill
+    requested += 10 if fresh else 0
+    final = run_dse([*SWEEP, f"paths.outputs={out}", *args], tmp_path, ENV)
+    assert final.returncode == 0, f"seed {seed}\n{final.stderr[-3000:]}"
+    assert_settled(out, complete=requested)
+    print(f"seed {seed}: {requested} trials asked for, {len(study_trials(out))} in the study")
+
+
+@pytest.mark.slow
+def test_ctrl_c_in_a_single_run_kills_its_mlflow_run(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    proc = start(["training.epochs=100", "cache.enabled=false", f"paths.outputs={out}"], tmp_path)
+    wait_for_run(out / "mlflow.db")  # the design point's run exists: it is training
+    time.sleep(1.0)
+    assert proc.poll() is None
+    proc.send_signal(signal.SIGINT)
+    code, stderr = end(proc)
+    line = one_line((code, stderr), prefix="interrupted (")
+    assert code == 130 and "KILLED" in line
+    assert statuses(out) == {("child", "KILLED"): 1}
+
+
+# --------------------------------------------------------------------------- sweep errors
+
+LATE_ERRORS = {
+    "n_trials": (["hydra.sweeper.n_trials=0"], "hydra.sweeper.n_trials must be >= 1"),
+    "interval": (["hardware.num_pes=interval(5,1)"], "interval(low, high) needs low < high"),
+    "constraint syntax": (['search.constraints=["area_mm2 <== 1"]'], "must read '<metric> <op>"),
+    "objective metric": (
+        ["search.objectives=[{metric:acuracy,direction:maximize}]"],
+        "search.objectives: 'acuracy' is not a metric of this design point",
+    ),
+    "constraint metric": (
+        ['search.constraints=["area_m2 <= 1"]'],
+        "search.constraints: 'area_m2' is not a metric of this design point",
+    ),
+    "storage": (["hydra.sweeper.storage=${paths.outputs}/afile/j.log"], "hydra.sweeper.storage="),
+    "tracking scheme": (["tracking.uri=bogus://foo"], "tracking.uri=bogus://foo"),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", sorted(LATE_ERRORS))
+def test_sweep_errors_are_found_before_any_run_or_trial(tmp_path: Path, case: str) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "afile").write_text("a file where a folder is expected")
+    overrides, message = LATE_ERRORS[case]
+    proc = run_dse([*SWEEP, f"paths.outputs={out}", *overrides], tmp_path, ENV, timeout=300)
+    assert message in one_line(proc)
+    assert mlflow_runs(out) == []  # no parent, no child: nothing RUNNING anywhere
+    assert study_trials(out) == []
+    assert not (out / "cache").exists()  # nothing trained
+
+
+def test_a_grid_with_an_unknown_objective_opens_nothing(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    proc = run_dse(
+        ["-m", "quantizer.bits=3,4", "search.objectives=[{metric:joules}]"]
+        + [f"paths.outputs={out}"],
+        tmp_path,
+        ENV,
+        timeout=300,
+    )
+    assert "'joules' is not a metric of this design point" in one_line(proc)
+    assert mlflow_runs(out) == []
+
+
+# --------------------------------------------------------------------------- bad inputs
+
+
+class _Payload:
+    """Unpickling this runs a shell command that creates ``marker``."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):  # noqa: ANN204
+        return (os.system, (f"touch {self.marker}",))
+
+
+CIFAR_FILES = [*(f"data_batch_{i}" for i in range(1, 6)), "test_batch"]
+
+
+@pytest.mark.parametrize("content", ["garbage", "payload"])
+def test_a_bad_cifar_folder_is_one_line_before_any_run(tmp_path: Path, content: str) -> None:
+    folder = tmp_path / "cifar" / "cifar-10-batches-py"
+    folder.mkdir(parents=True)
+    marker = tmp_path / "executed"
+    rng = random.Random(0)
+    for name in CIFAR_FILES:
+        if content == "garbage":
+            data = bytes(rng.randrange(256) for _ in range(4096))
+        else:  # a well-formed pickle whose only content is code to run
+            data = pickle.dumps({b"data": _Payload(marker), b"labels": [0]}, protocol=2)
+        (folder / name).write_bytes(data)
+    out = tmp_path / "out"
+    args = ["dataset=cifar10", f"dataset.root={tmp_path / 'cifar'}", f"paths.outputs={out}"]
+    proc = run_dse(args, tmp_path, ENV, timeout=300)
+    line = one_line(proc)
+    assert "data_batch_1: not a CIFAR python batch" in line
+    assert not marker.exists()
+    assert mlflow_runs(out) == [] and not (out / "mlflow.db").exists()
+    assert list((out / "runs").iterdir()) == []  # the run folder Hydra made is gone
+
+
+@pytest.mark.parametrize("where", ["file", "tracking"])
+def test_unusable_outputs_or_store_is_one_line(tmp_path: Path, where: str) -> None:
+    target = tmp_path / "a_file"
+    target.write_text("not a folder")
+    args = (
+        [f"paths.outputs={target}"]
+        if where == "file"
+        else [f"paths.outputs={tmp_path / 'out'}", "tracking.uri=bogus://foo"]
+    )
+    proc = run_dse(args, tmp_path, ENV, timeout=300)
+    line = one_line(proc)
+    assert ("cannot write the run folder" in line) if where == "file" else ("bogus" in line)
+    if where == "tracking":
+        assert list((tmp_path / "out" / "runs").iterdir()) == []
+
+
+# --------------------------------------------------------------------------- concurrency
+
+
+@pytest.mark.slow
+def test_concurrent_single_runs_never_share_a_folder(tmp_path: Path) -> None:
+    """Three runs started in the same second on one fresh outputs folder (MLflow's store
+    created by whichever comes first): three folders, each with its own config."""
+    out = tmp_path / "out"
+    pes = [16, 64, 200]
+    procs = [
+        start(["training.epochs=1", f"hardware.num_pes={n}", f"paths.outputs={out}"], tmp_path)
+        for n in pes
+    ]
+    for p in procs:
+        code, err = end(p, timeout=600)
+        assert code == 0, err[-3000:]
+    folders = sorted((out / "runs").iterdir())
+    assert len(folders) == 3
+    import yaml
+
+    seen = []
+    for folder in folders:
+        overrides = yaml.safe_load((folder / ".hydra" / "overrides.yaml").read_text())
+        recorded = yaml.safe_load((folder / "artifacts" / "config.yaml").read_text())
+        asked = int(next(o for o in overrides if o.startswith("hardware.num_pes=")).split("=")[1])
+        assert recorded["hardware"]["num_pes"] == asked
+        seen.append(asked)
+    assert sorted(seen) == pes
+    runs = mlflow_runs(out)
+    assert [r.info.status for r in runs] == ["FINISHED"] * 3
+
+    # the metric names the sweepers check search specs against are what a run returns
+    from dse.cli import design_metrics
+    from dse.config import register_schemas
+    from dse.pipeline import build_plugins
+
+    register_schemas()
+    from hydra import compose, initialize_config_dir
+
+    from dse.plugins import CONF_DIR
+
+    with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
+        cfg = compose("config", overrides=["training.epochs=1"])
+    assert set(runs[0].data.metrics) == design_metrics(build_plugins(cfg))
+
+
+# --------------------------------------------------------------------------- clear-cache
+
+
+def test_clear_cache_refuses_an_outputs_folder_and_clears_its_cache(tmp_path: Path) -> None:
+    from dse.cache import StageCache
+
+    out = tmp_path / "out"
+    (out / "runs" / "r1").mkdir(parents=True)
+    (out / "mlflow.db").write_bytes(b"SQLite format 3\x00")
+    (out / "optuna.journal").write_text("{}\n")
+    (out / "runs" / "r1" / "log.txt").write_text("a run's log")
+    cache = StageCache(out / "cache")
+    cache.put("training", "a" * 64, b"net")
+    cache.put("simulation", "b" * 64, b"sim")
+    before = sorted(p for p in out.rglob("*"))
+
+    refused = run_dse(["--clear-cache", f"cache.dir={out}"], tmp_path, ENV)
+    assert "nothing deleted" in one_line(refused)
+    assert sorted(p for p in out.rglob("*")) == before
+
+    cleared = run_dse(["--clear-cache", f"paths.outputs={out}"], tmp_path, ENV)
+    assert cleared.returncode == 0, cleared.stderr
+    assert "removed 2 cache entries" in cleared.stdout
+    assert "simulation 1, training 1" in cleared.stdout
+    assert not (out / "cache").exists()
+    assert (out / "mlflow.db").exists() and (out / "runs" / "r1" / "log.txt").exists()
