@@ -237,8 +237,8 @@ class DseOptunaSweeper(Sweeper):
                 tracking.open_sweep_parent(self.config)
             # The one writer of the front (dse.tracking.SweepRecorder), from the jobs' results.
             self._recorder = SweepRecorder(self.config, objectives, constraints)
-            self._settle_stale(todo, objectives, constraints)
-            summary, state = self._loop(study, todo, space, fixed, objectives, constraints)
+            kept = self._settle_stale(todo, objectives, constraints)
+            summary, state = self._loop(study, todo, space, fixed, objectives, constraints, kept)
         except BaseException as err:
             if not isinstance(err, KeyboardInterrupt):  # interrupts: _interrupted closes all
                 heartbeat.close("finished" if isinstance(err, SystemExit) else state)
@@ -256,7 +256,10 @@ class DseOptunaSweeper(Sweeper):
         fixed: list[str],
         objectives: list[Objective],
         constraints: list[Constraint],
+        kept: int = 0,
     ) -> tuple[FrontSummary | None, str]:
+        """Ask, launch, tell until ``todo.n_trials`` trials ran; ``kept``: trials of a dead
+        run whose results were kept count among them (they are this run's now)."""
         from optuna.trial import TrialState
 
         assert self.config is not None and self._recorder is not None
@@ -276,7 +279,7 @@ class DseOptunaSweeper(Sweeper):
             f"; constraints {', '.join(map(str, constraints))}" if constraints else "",
         )
         summary: FrontSummary | None = None
-        failures, done, last_error = 0, 0, ""
+        failures, done, last_error = 0, kept, ""
         last_plot = time.monotonic()
         while done < n_trials:
             batch = []
@@ -378,14 +381,16 @@ class DseOptunaSweeper(Sweeper):
 
     def _settle_stale(
         self, todo: ledger.Plan, objectives: list[Objective], constraints: list[Constraint]
-    ) -> None:
+    ) -> int:
         """Trials left RUNNING by a dead process: told COMPLETE when their MLflow run
-        finished (the result is kept, not run again), else FAIL with their run KILLED and
-        their design point re-queued. Then re-queue every interrupted trial."""
+        finished (the result is kept, not run again, and counts as one of this run's
+        trials: returns how many), else FAIL with their run KILLED and their design point
+        re-queued. Then re-queue every interrupted trial."""
         from optuna.trial import TrialState
 
         study = self._study
         assert study is not None
+        kept = 0
         for t in todo.stale:
             values = self._finished_result(t.number, objectives, constraints)
             trial = optuna_trial(study, t._trial_id)
@@ -393,8 +398,11 @@ class DseOptunaSweeper(Sweeper):
                 metrics, run_id = values
                 record_constraints(trial, constraints, metrics)  # the dashboard's form too
                 trial.set_user_attr("mlflow_run_id", run_id)
+                # this run's now: a kill from here on leaves it counted where it is owed
+                trial.set_user_attr(ledger.OWNER_ATTR, todo.uid)
                 study.tell(t.number, [float(metrics[o.metric]) for o in objectives])
                 log.info("[trial %d] finished before its process died: result kept", t.number)
+                kept += 1
                 continue
             reason = "its sweep process died (no heartbeat)"
             trial.set_user_attr(ledger.INTERRUPTED_ATTR, reason)
@@ -405,11 +413,12 @@ class DseOptunaSweeper(Sweeper):
             log.warning(
                 "Resuming an interrupted sweep of study %r: %d trials left to run%s",
                 self.study_name,
-                todo.n_trials,
+                todo.n_trials - kept,
                 f", re-queued trials {again} first" if again else "",
             )
         elif again:
             log.warning("Re-queued interrupted trials %s of study %r", again, self.study_name)
+        return kept
 
     def _child_runs(self, trial_numbers: list[int]) -> list[Any]:
         """This study's MLflow child runs of the given trials (none without a parent run)."""

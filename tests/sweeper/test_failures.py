@@ -91,3 +91,37 @@ def test_another_sweeper_still_gets_its_front_from_the_callback(toy) -> None:  #
     client, (parent,), runs = children(out)
     assert parent.info.status == "FINISHED"
     assert {r.data.tags["dse.pareto_optimal"] for r in runs} == {"true"}
+
+
+@pytest.mark.parametrize("when", ["in", "after"])
+def test_a_sweep_killed_mid_trial_is_settled_by_the_next_run(toy, when: str) -> None:  # noqa: ANN001
+    """kill -9 inside trial 1: the next run fails it (its run KILLED) and runs its point
+    again; kill -9 after trial 1's run finished: the next run keeps that result. Either way
+    the study ends with the 4 trials asked for, each with one FINISHED run."""
+    import optuna
+
+    run, out = toy
+    first = run("-m", f"+die_{when}_trial=1")
+    assert first.returncode == -9
+    again = run("-m")  # the same sweep (n_trials=4), resumed
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "Resuming an interrupted sweep" in again.stdout
+    client, (parent,), runs = children(out)
+    assert parent.info.status == "FINISHED"
+    storage = optuna.storages.JournalStorage(
+        optuna.storages.journal.JournalFileBackend(str(out / "optuna.journal"))
+    )
+    trials = optuna.load_study(study_name="dse", storage=storage).trials
+    states = {t.number: t.state.name for t in trials}
+    finished = sorted(int(r.data.tags["optuna_trial"]) for r in runs if r.info.status == "FINISHED")
+    assert finished == sorted(n for n, s in states.items() if s == "COMPLETE")
+    assert len(finished) == 4 and "RUNNING" not in states.values()
+    killed = [r for r in runs if r.info.status == "KILLED"]
+    if when == "in":
+        assert states[1] == "FAIL" and trials[1].user_attrs["dse.interrupted"]
+        assert [r.data.tags["optuna_trial"] for r in killed] == ["1"]
+        retry = [t for t in trials if t.user_attrs.get("dse.retry_of") == 1]
+        assert retry[0].params == trials[1].params and retry[0].state.name == "COMPLETE"
+    else:
+        assert states[1] == "COMPLETE" and killed == []  # kept, not run again
+        assert "finished before its process died: result kept" in again.stdout

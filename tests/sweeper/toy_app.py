@@ -9,6 +9,9 @@ whatever the sampler proposes: ``fail_trial`` raises in that Optuna trial, and
 
 from __future__ import annotations
 
+import os
+import signal
+
 import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
@@ -39,7 +42,13 @@ def main(cfg: DictConfig) -> dict:
     }
     if trial == cfg.cheat_trial >= 0:
         metrics = {"snn_accuracy": 999.0, "energy_uj": 0.001, "area_mm2": 5.0}
+    # +die_in_trial=N / +die_after_trial=N: kill -9 in that trial, before / after its run
+    # finished (the sweeper was not told yet either way)
+    if trial >= 0 and trial == cfg.get("die_in_trial"):
+        os.kill(os.getpid(), signal.SIGKILL)
     tracking.finish_design_run(client, run_id, metrics, {})
+    if trial >= 0 and trial == cfg.get("die_after_trial"):
+        os.kill(os.getpid(), signal.SIGKILL)
     return {**metrics, "mlflow_run_id": run_id}
 
 
