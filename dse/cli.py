@@ -269,7 +269,11 @@ def main() -> None:
             sys.exit(_clear_cache(argv[1:]))
     except DseError as err:
         sys.exit(f"error: {err}")
-    _hydra_main()
+    with signals_interrupt():
+        try:
+            _hydra_main()
+        except KeyboardInterrupt as err:  # before or between design points (Hydra's start-up)
+            raise stop(err, "dse stopped before a design point started") from None
 
 
 if __name__ == "__main__":
