@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from dse.front_report import FrontSummary, short_settings
+from dse.front_report import FrontSummary, short_setting, short_settings
 from dse.search import Constraint, Objective
 
 if TYPE_CHECKING:
@@ -40,7 +40,6 @@ DASHBOARD_CONSTRAINTS_ATTR = "constraints"
 
 # Overridden keys that do not describe the design (bookkeeping of the run or the sweep).
 _NOT_DESIGN = ("tracking.", "paths.", "cache.", "search.", "hydra.", "hydra/", "experiment")
-_GROUPS = ("dataset", "model", "training", "quantizer", "coding", "hardware")
 
 
 # --------------------------------------------------------------------------- experiment
@@ -99,15 +98,8 @@ def design_run_name(
             "hardware": choices.get("hardware"),
             "hardware.num_pes": OmegaConf.select(cfg, "hardware.num_pes"),
         }
-        full = {k: v for k, v in full.items() if v is not None}
-        text = " ".join(_full_order(full))
+        text = " ".join(short_setting(k, v) for k, v in full.items() if v is not None)
     return " ".join(p for p in (prefix, text) if p)
-
-
-def _full_order(full: Mapping[str, Any]) -> list[str]:
-    from dse.front_report import short_setting
-
-    return [short_setting(k, v) for k, v in full.items()]
 
 
 # --------------------------------------------------------------------------- the parent run

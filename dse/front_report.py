@@ -1,6 +1,6 @@
 """A sweep's front as people read it: the summary of its points (:class:`FrontSummary`),
 a fixed-width table, Markdown, CSV and the plots (PNG + SVG: MLflow's UI shows images
-inline, not HTML). matplotlib is imported inside :func:`plot_front` only."""
+inline, not HTML). matplotlib is imported inside the plotting functions only."""
 
 from __future__ import annotations
 
