@@ -88,7 +88,9 @@ def test_discovery_and_config_store() -> None:
     )
 
 
-def test_constructor_validates_ranges() -> None:
+def test_settings_are_validated_first_thing_in_sweep() -> None:
+    # in sweep(), not the constructor: a bad value is one line `error: ...` (Hydra reports
+    # a constructor's error in several)
     from hydra_plugins.dse_optuna_sweeper.dse_optuna_sweeper import DseOptunaSweeper
 
     for kwargs, field in [
@@ -98,7 +100,7 @@ def test_constructor_validates_ranges() -> None:
         ({"study_name": ""}, "hydra.sweeper.study_name"),
     ]:
         with pytest.raises(ConfigError, match=field):
-            DseOptunaSweeper(**kwargs)
+            DseOptunaSweeper(**kwargs)._check_settings()
 
 
 @pytest.mark.parametrize("sampler", ["tpe", "nsgaii", "nsgaiii", "gp", "random", "bruteforce"])
