@@ -206,8 +206,13 @@ def front_list_url(ui: str, experiment_id: str, parent_run_id: str) -> str:
 
 def describe_parent(client: MlflowClient, parent_run_id: str, summary: FrontSummary) -> None:
     """The parent run's description: the front's Markdown summary, each trial linked to its
-    child run (relative links: they work wherever the UI is served)."""
-    client.set_tag(parent_run_id, NOTE_TAG, summary.markdown(link_base="#"))
+    child run, and a link to the run list filtered to the front (relative links: they work
+    wherever the UI is served)."""
+    text = summary.markdown(link_base="#")
+    if summary.experiment_id is not None:
+        url = front_list_url("", summary.experiment_id, parent_run_id).lstrip("/")
+        text += f"\n[The front in the run list]({url}) (add its columns once: see the README).\n"
+    client.set_tag(parent_run_id, NOTE_TAG, text)
 
 
 # --------------------------------------------------------------------------- Optuna

@@ -45,8 +45,10 @@ class DseOptunaSweeper(Sweeper):
     launcher (``hydra/launcher=joblib`` runs them in parallel) with the trial's parameters
     plus ``++tracking.tags.optuna_trial=<number>`` and ``++tracking.tags.optuna_study=<name>``
     as overrides, and tells Optuna the objective values (``search.objectives`` of the task
-    config) and the constraint violations (``search.constraints``, via
-    ``trial.set_constraint``). A trial whose job raises is told as FAIL and the sweep goes
+    config) and the constraint violations (``search.constraints``, as the list both Optuna
+    and optuna-dashboard read: ``dse.front_browse.record_constraints``; the study gets the
+    metric names, and a ``search.reference`` design is its first trial). A trial whose job
+    raises is told as FAIL and the sweep goes
     on, until failures exceed ``max_failure_rate * n_trials`` (or every trial failed): one
     line ``error: ...``, the parent run FAILED. After each batch the child MLflow runs get
     tag ``optuna.trial_state`` and the front on the parent run is updated from the jobs'

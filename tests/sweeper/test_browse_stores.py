@@ -64,6 +64,11 @@ def test_the_store_opens_on_runs_and_the_parent_explains_its_sweep(sweep) -> Non
     for r in front:  # each front point's row links to its child run
         link = f"(#/experiments/{exp.experiment_id}/runs/{r.info.run_id})"
         assert f"[trial {r.data.tags['optuna_trial']}]{link}" in note
+    parent_id = parent.info.run_id
+    assert (
+        f"[The front in the run list](#/experiments/{exp.experiment_id}/runs?searchFilter=" in note
+    )
+    assert f"%27{parent_id}%27" in note  # filtered to this sweep's children
     cheat = next(r for r in children if r.data.tags["optuna_trial"] == str(CHEAT))
     assert f"runs/{cheat.info.run_id})" not in note.split("## Best per objective")[0]
 
