@@ -66,7 +66,7 @@ class DseGridSweeper(BasicSweeper):
                 self._fail(f"{type(err).__name__}: {err}")
                 raise
 
-    def _fail(self, error: str) -> None:
+    def _fail(self, error: str, status: str = "FAILED") -> None:
         """An error after the parent run opened: the parent FAILED with it, not RUNNING."""
         from dse import tracking
 
@@ -74,7 +74,7 @@ class DseGridSweeper(BasicSweeper):
         uri = OmegaConf.select(self.config, "tracking.uri")
         parent = tracking.read_parent_run_id(self.config.hydra.sweep.dir) if uri else None
         if parent is not None:
-            tracking.close_runs(tracking.connect(uri), [parent], "FAILED", error)
+            tracking.close_runs(tracking.connect(uri), [parent], status, error)
 
     def _interrupted(self, err: BaseException) -> str:
         """The running job's MLflow run and the parent KILLED, the front of what finished
@@ -86,6 +86,8 @@ class DseGridSweeper(BasicSweeper):
         try:
             if recorder is not None:
                 recorder.interrupted(reason)
+            else:  # stopped before the first batch: the parent, if it was opened
+                self._fail(reason, status="KILLED")
         except Exception as exc:  # the store failed too: the line still comes
             log.warning("could not close the MLflow runs: %s", exc)
         where = ""

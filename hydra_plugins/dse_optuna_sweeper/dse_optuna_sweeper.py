@@ -243,7 +243,7 @@ class DseOptunaSweeper(Sweeper):
             summary, state = self._loop(study, todo, space, fixed, objectives, constraints, kept)
         except BaseException as err:
             if not isinstance(err, KeyboardInterrupt):  # interrupts: _interrupted closes all
-                heartbeat.close("finished" if isinstance(err, SystemExit) else state)
+                _quietly(heartbeat.close, "finished" if isinstance(err, SystemExit) else state)
                 if not isinstance(err, SystemExit):  # max_failure_rate closed the parent
                     self._close_parent(f"{type(err).__name__}: {err}")
             raise
@@ -490,23 +490,25 @@ class DseOptunaSweeper(Sweeper):
         reason = f"interrupted by {signal_name(err)}"
         study = self._study
         settled = list(self._pending)
+        kept = 0  # trials whose design point had finished: told COMPLETE, not re-run
         if study is not None:
             objectives, constraints = self._objectives(), self._constraints()
             for trial in settled:
-                values = self._finished_result(trial.number, objectives, constraints)
                 try:
+                    values = self._finished_result(trial.number, objectives, constraints)
                     if values is not None:
                         metrics, run_id = values
                         record_constraints(trial, constraints, metrics)  # the dashboard's form too
                         trial.set_user_attr("mlflow_run_id", run_id)
                         study.tell(trial, [float(metrics[o.metric]) for o in objectives])
+                        kept += 1
                     else:
                         trial.set_user_attr(ledger.INTERRUPTED_ATTR, reason)
                         study.tell(trial, state=TrialState.FAIL)
                 except Exception as exc:  # already told: nothing to settle
                     log.debug("trial %d: %s", trial.number, exc)
         if self._heartbeat is not None:
-            self._heartbeat.close("interrupted")
+            _quietly(self._heartbeat.close, "interrupted")
         where = ""
         recorder = self._recorder
         if recorder is None and self.config is not None:  # stopped before the first batch
@@ -522,9 +524,9 @@ class DseOptunaSweeper(Sweeper):
         if study is None:
             return "the sweep stopped before its first trial"
         return (
-            f"sweep of study {self.study_name!r} stopped after {self._done} trials; "
-            f"{len(settled)} running trial(s) closed (FAIL in Optuna, KILLED in MLflow), "
-            f"run the same command again to finish it{where}"
+            f"sweep of study {self.study_name!r} stopped after {self._done + kept} trials; "
+            f"{len(settled) - kept} running trial(s) closed (FAIL in Optuna, KILLED in "
+            f"MLflow), run the same command again to finish it{where}"
         )
 
     def _report(
@@ -619,3 +621,11 @@ def optuna_trial(study: optuna.Study, trial_id: int) -> optuna.Trial:
     import optuna
 
     return optuna.Trial(study, trial_id)
+
+
+def _quietly(step: Any, *args: Any) -> None:
+    """A cleanup step that must not hide the error being reported (the store may be gone)."""
+    try:
+        step(*args)
+    except Exception as err:
+        log.warning("cleanup step %s failed: %s", getattr(step, "__name__", step), err)
