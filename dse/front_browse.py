@@ -10,6 +10,7 @@ inside the functions that need them.
 
 from __future__ import annotations
 
+import json
 import urllib.parse
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -30,6 +31,9 @@ if TYPE_CHECKING:
 EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
 EXPERIMENT_KIND = "custom_model_development"
 WORKFLOW = {"workflowType": "machine_learning"}  # the UI's "Model training" side
+# An experiment tag holding a run-list view (filter, sort, columns) that MLflow's UI opens
+# from a URL's ``viewStateShareKey`` (its "Share" button writes the same), in any browser.
+SHARED_VIEW_TAG = "mlflow.sharedViewState."
 # The run's description in MLflow's UI (its Overview tab renders it as Markdown).
 NOTE_TAG = "mlflow.note.content"
 PARAM_PREFIX = "sweep."
@@ -40,6 +44,7 @@ DASHBOARD_CONSTRAINTS_ATTR = "constraints"
 
 # Overridden keys that do not describe the design (bookkeeping of the run or the sweep).
 _NOT_DESIGN = ("tracking.", "paths.", "cache.", "search.", "hydra.", "hydra/", "experiment")
+_GROUPS = ("dataset", "model", "training", "quantizer", "coding", "hardware")
 
 
 # --------------------------------------------------------------------------- experiment
@@ -189,29 +194,51 @@ def runs_url(ui: str, experiment_id: str) -> str:
     return f"{ui.rstrip('/')}/#/experiments/{experiment_id}/runs?{urllib.parse.urlencode(WORKFLOW)}"
 
 
+def front_view_key(parent_run_id: str) -> str:
+    """The share key of a sweep's front view (see :func:`front_view`)."""
+    return f"front-{parent_run_id}"
+
+
+def front_view(summary: FrontSummary, parent_run_id: str) -> dict[str, Any]:
+    """The run list a person needs to read the front, as MLflow's UI shares a view: the
+    sweep's Pareto-optimal children, best first objective first, with the objectives, the
+    swept settings and feasibility as columns (MLflow otherwise keeps columns per browser)."""
+    first = summary.objectives[0]
+    columns = [f"metrics.`{o.metric}`" for o in summary.objectives]
+    for key in summary.varying_params:  # a plugin choice is a tag (dse.coding), not a param
+        columns.append(f"tags.`dse.{key}`" if key in _GROUPS else f"params.`{key}`")
+    columns.append("tags.`dse.feasible`")
+    return {
+        "searchFilter": f"tags.`dse.pareto_optimal` = 'true' and "
+        f"tags.`mlflow.parentRunId` = '{parent_run_id}'",
+        "orderByKey": f"metrics.`{first.metric}`",
+        "orderByAsc": first.direction == "minimize",
+        "startTime": "ALL",
+        "lifecycleFilter": "Active",
+        "datasetsFilter": [],
+        "modelVersionFilter": "All Runs",
+        "selectedColumns": columns,
+    }
+
+
 def front_list_url(ui: str, experiment_id: str, parent_run_id: str) -> str:
-    """MLflow's run list filtered to the sweep's Pareto-optimal children, best accuracy first."""
-    query = urllib.parse.urlencode(
-        {
-            "searchFilter": f"tags.`dse.pareto_optimal` = 'true' and "
-            f"tags.`mlflow.parentRunId` = '{parent_run_id}'",
-            "orderByKey": "metrics.`snn_accuracy`",
-            "orderByAsc": "false",
-            **WORKFLOW,
-        },
-        quote_via=urllib.parse.quote,
-    )
+    """MLflow's run list showing the sweep's front (the view :func:`describe_parent` shares)."""
+    query = urllib.parse.urlencode({"viewStateShareKey": front_view_key(parent_run_id), **WORKFLOW})
     return f"{ui.rstrip('/')}/#/experiments/{experiment_id}/runs?{query}"
 
 
 def describe_parent(client: MlflowClient, parent_run_id: str, summary: FrontSummary) -> None:
-    """The parent run's description: the front's Markdown summary, each trial linked to its
-    child run, and a link to the run list filtered to the front (relative links: they work
-    wherever the UI is served)."""
+    """Share the front's run-list view (:func:`front_view`, an experiment tag MLflow's UI
+    reads from the URL's ``viewStateShareKey``) and set the parent run's description: the
+    front's Markdown summary with each trial linked to its child run, and a link to that view
+    (relative links: they work wherever the UI is served)."""
     text = summary.markdown(link_base="#")
     if summary.experiment_id is not None:
+        view = json.dumps(front_view(summary, parent_run_id))
+        key = SHARED_VIEW_TAG + front_view_key(parent_run_id)
+        client.set_experiment_tag(summary.experiment_id, key, view)
         url = front_list_url("", summary.experiment_id, parent_run_id).lstrip("/")
-        text += f"\n[The front in the run list]({url}) (add its columns once: see the README).\n"
+        text += f"\n[The front in the run list]({url}) (objectives and settings as columns).\n"
     client.set_tag(parent_run_id, NOTE_TAG, text)
 
 
@@ -295,6 +322,7 @@ __all__ = [
     "ensure_experiment_kind",
     "experiment_tags",
     "front_list_url",
+    "front_view",
     "log_sweep_params",
     "record_constraints",
     "reference_design",

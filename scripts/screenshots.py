@@ -6,9 +6,9 @@
 It starts `mlflow ui` and `optuna-dashboard` on free local ports, drives Chromium over the
 DevTools protocol (on a pipe: no extra package), and writes three PNGs:
 
-- ``mlflow_front_runs.png``: the run list filtered to the sweep's front (the URL the sweep
-  prints), with the objective and swept-parameter columns shown (set as MLflow's UI stores
-  a user's column choice, in the browser's localStorage);
+- ``mlflow_front_runs.png``: the run list of the sweep's front, as the URL the sweep prints
+  opens it in a fresh browser (the view it shares: filter, sort, objective and setting
+  columns);
 - ``mlflow_parent_front.png``: the parent run's ``pareto_front.png`` in its Artifacts tab;
 - ``optuna_dashboard.png``: the study in optuna-dashboard (its Pareto-front plot).
 
@@ -34,16 +34,6 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from dse.front_browse import front_list_url, runs_url  # noqa: E402
-
-# The columns a person needs to read the front (MLflow's canonical column keys).
-COLUMNS = [
-    "metrics.`snn_accuracy`",
-    "metrics.`energy_uj`",
-    "params.`quantizer.bits`",
-    "params.`coding.time_window`",
-    "params.`hardware.num_pes`",
-    "tags.`dse.feasible`",
-]
 
 
 class Chromium:
@@ -211,21 +201,17 @@ def main() -> None:
     browser = Chromium(1500, 820)
     try:
         exp_id = exp.experiment_id
-        # 1. The run list filtered to the front, with the columns that make it readable.
         # 0. The run-list address dse prints must land on the run list ("Model training").
         browser.goto(runs_url(ui, exp_id), "Run Name")
         landed = str(browser.js("location.hash"))
         print(f"{runs_url('', exp_id)} opens {landed}")
         if not landed.startswith(f"#/experiments/{exp_id}/runs"):
             raise SystemExit(f"error: the experiment opened {landed}, not its run list")
-        key = f"MLflowLocalStorage-1.1-ExperimentPage-{json.dumps([exp_id])}-ReactComponentState"
-        state = json.loads(str(browser.js(f"localStorage.getItem({json.dumps(key)})") or "{}"))
-        state["selectedColumns"] = COLUMNS
-        browser.js(f"localStorage.setItem({json.dumps(key)}, {json.dumps(json.dumps(state))})")
         # no chat panel over the table
         browser.js("localStorage.setItem('mlflow.assistant.panelOpen_v1', 'false')")
+        # 1. The front's run list: the view the sweep shared (filter, sort, columns).
         browser.goto(front_list_url(ui, exp_id, parent), "matching runs")
-        browser.shot(args.out / "mlflow_front_runs.png", height=420)
+        browser.shot(args.out / "mlflow_front_runs.png", height=520)
         # 2. The parent's front image, in its Artifacts tab.
         artifact = f"#/experiments/{exp_id}/runs/{parent}/artifacts/pareto_front.png"
         browser.goto(f"{ui}/{artifact}?workflowType=machine_learning", "pareto_front.png")

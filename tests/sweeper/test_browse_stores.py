@@ -65,10 +65,17 @@ def test_the_store_opens_on_runs_and_the_parent_explains_its_sweep(sweep) -> Non
         link = f"(#/experiments/{exp.experiment_id}/runs/{r.info.run_id})"
         assert f"[trial {r.data.tags['optuna_trial']}]{link}" in note
     parent_id = parent.info.run_id
-    assert (
-        f"[The front in the run list](#/experiments/{exp.experiment_id}/runs?searchFilter=" in note
-    )
-    assert f"%27{parent_id}%27" in note  # filtered to this sweep's children
+    view = f"#/experiments/{exp.experiment_id}/runs?viewStateShareKey=front-{parent_id}&"
+    assert f"[The front in the run list]({view}" in note
+    shared = json.loads(exp.tags[f"mlflow.sharedViewState.front-{parent_id}"])  # what it opens
+    assert parent_id in shared["searchFilter"] and "dse.pareto_optimal" in shared["searchFilter"]
+    assert shared["selectedColumns"] == [
+        "metrics.`snn_accuracy`",
+        "metrics.`energy_uj`",
+        "params.`x`",
+        "params.`y`",
+        "tags.`dse.feasible`",
+    ]
     cheat = next(r for r in children if r.data.tags["optuna_trial"] == str(CHEAT))
     assert f"runs/{cheat.info.run_id})" not in note.split("## Best per objective")[0]
 

@@ -9,7 +9,13 @@ import numpy as np
 import pytest
 from omegaconf import OmegaConf
 
-from dse.front_browse import design_run_name, front_list_url, job_settings, runs_url
+from dse.front_browse import (
+    design_run_name,
+    front_list_url,
+    front_view,
+    job_settings,
+    runs_url,
+)
 from dse.front_report import (
     AXIS_MARGIN,
     FrontSummary,
@@ -178,22 +184,34 @@ def test_run_names_start_with_the_trial_and_what_the_job_chose() -> None:
     assert design_run_name(cfg, choices) == "ttfs_log T2 log 3b cat ttfs_processor 74PE"
 
 
-def test_front_url_filters_the_sweeps_pareto_children() -> None:
+def test_front_url_opens_a_shared_view_of_the_sweeps_pareto_children() -> None:
     from urllib.parse import parse_qs, urlsplit
 
     url = front_list_url("http://127.0.0.1:5000", "3", "abc")
     fragment = urlsplit(url).fragment
     path, _, query = fragment.partition("?")
     assert path == "/experiments/3/runs"
-    q = parse_qs(query)
-    assert q["searchFilter"] == [
-        "tags.`dse.pareto_optimal` = 'true' and tags.`mlflow.parentRunId` = 'abc'"
-    ]
-    assert q["orderByKey"] == ["metrics.`snn_accuracy`"]
     # MLflow 3.17's UI lands on GenAI pages unless the URL (or the browser) picks its
     # "Model training" side; checked in headless Chromium by scripts/screenshots.py
-    assert q["workflowType"] == ["machine_learning"]
+    assert parse_qs(query) == {
+        "viewStateShareKey": ["front-abc"],
+        "workflowType": ["machine_learning"],
+    }
     assert (
         runs_url("http://h:5000/", "3")
         == "http://h:5000/#/experiments/3/runs?workflowType=machine_learning"
     )
+    s = summary_with_outliers()
+    s.varying_params = ["coding", "quantizer.bits"]  # a plugin choice is a tag, not a param
+    view = front_view(s, "abc")
+    assert view["searchFilter"] == (
+        "tags.`dse.pareto_optimal` = 'true' and tags.`mlflow.parentRunId` = 'abc'"
+    )
+    assert view["orderByKey"] == "metrics.`snn_accuracy`" and view["orderByAsc"] is False
+    assert view["selectedColumns"] == [
+        "metrics.`snn_accuracy`",
+        "metrics.`energy_uj`",
+        "tags.`dse.coding`",
+        "params.`quantizer.bits`",
+        "tags.`dse.feasible`",
+    ]
