@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import re
 from pathlib import Path
 
 import numpy as np
@@ -95,6 +96,16 @@ def test_every_front_point_is_labelled_in_the_saved_svg(tmp_path: Path) -> None:
         assert label.startswith("T") and "PE" in label
         assert f">{label}<" in svg, label
     assert (tmp_path / "pareto_front.png").read_bytes()[:4] == b"\x89PNG"
+    # the saved x axis: its tick labels all lie within the feasible range plus the margin
+    # (the collapsed points at ~10 % would put ticks at 20, 40, 60, ...)
+    ticks = [
+        float(t) for t in re.findall(r'<g id="xtick_\d+">.*?<text[^>]*>([^<]*)</text>', svg, re.S)
+    ]
+    feasible = [p.metrics["snn_accuracy"] for p in s.points if p.feasible]
+    pad = AXIS_MARGIN * (max(feasible) - min(feasible))
+    assert (
+        len(ticks) >= 3 and min(feasible) - pad <= min(ticks) <= max(ticks) <= max(feasible) + pad
+    )
 
 
 def test_energy_over_a_decade_is_drawn_on_a_log_axis() -> None:
