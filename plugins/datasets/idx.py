@@ -37,6 +37,10 @@ TEST_LABELS = "t10k-labels-idx1-ubyte"
 FILES = (TRAIN_IMAGES, TRAIN_LABELS, TEST_IMAGES, TEST_LABELS)
 
 
+# The four files' (path, size, modification time) this process found valid.
+_checked: set[tuple[tuple[str, int, int], ...]] = set()
+
+
 def read_idx(path: str | Path) -> np.ndarray:
     """The uint8 array stored in one IDX file (gzipped or plain), shape from its header."""
     import numpy as np
@@ -118,7 +122,23 @@ class _MnistFamily(Dataset):
         return found
 
     def check(self) -> None:
-        """Raise DatasetError unless all four files are present. Cheap: nothing is read."""
+        """Raise DatasetError unless all four files are present and hold what they should.
+
+        The files are parsed once per process and remembered by size and modification time,
+        so a garbage file is refused before any run is recorded and a sweep's later design
+        points only stat them."""
+        self._check_present()
+        paths = self.files()
+        key = tuple(
+            (str(path.resolve()), path.stat().st_size, path.stat().st_mtime_ns)
+            for path in paths.values()
+        )
+        if key not in _checked:
+            self._pair(paths[TRAIN_IMAGES], paths[TRAIN_LABELS])
+            self._pair(paths[TEST_IMAGES], paths[TEST_LABELS])
+            _checked.add(key)
+
+    def _check_present(self) -> None:
         missing = [stem for stem, path in self.files().items() if not path.is_file()]
         if missing:
             folder = Path(self.root).expanduser().resolve()
@@ -132,7 +152,7 @@ class _MnistFamily(Dataset):
     def load(self) -> DataSplits:
         from dse.data import random_crop_flip
 
-        self.check()
+        self._check_present()
         paths = self.files()
         x_train, y_train = self._pair(paths[TRAIN_IMAGES], paths[TRAIN_LABELS])
         x_test, y_test = self._pair(paths[TEST_IMAGES], paths[TEST_LABELS])

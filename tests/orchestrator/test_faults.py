@@ -379,6 +379,25 @@ def test_a_bad_cifar_folder_is_one_line_before_any_run(tmp_path: Path, content: 
     assert list((out / "runs").iterdir()) == []  # the run folder Hydra made is gone
 
 
+def test_a_garbage_idx_file_is_one_line_before_any_run(tmp_path: Path) -> None:
+    import numpy as np
+
+    from dse.builtin.datasets.idx import FILES, write_idx
+
+    root = tmp_path / "fashion"
+    root.mkdir()
+    for stem in FILES:
+        n = 20 if "train" in stem else 10
+        data = np.zeros((n, 28, 28) if "images" in stem else (n,), dtype=np.uint8)
+        write_idx(root / f"{stem}.gz", data)
+    (root / "t10k-labels-idx1-ubyte.gz").write_bytes(b"\x1f\x8b" + b"not gzip at all" * 10)
+    out = tmp_path / "out"
+    args = ["dataset=fashion_mnist", f"dataset.root={root}", f"paths.outputs={out}"]
+    line = one_line(run_dse(args, tmp_path, ENV, timeout=300))
+    assert "t10k-labels-idx1-ubyte.gz: cannot read it" in line
+    assert not (out / "mlflow.db").exists() and list((out / "runs").iterdir()) == []
+
+
 @pytest.mark.parametrize("where", ["file", "tracking"])
 def test_unusable_outputs_or_store_is_one_line(tmp_path: Path, where: str) -> None:
     target = tmp_path / "a_file"
