@@ -141,8 +141,11 @@ def _read_images(items: list[tuple[Path, int]], desc: str) -> tuple[Any, Any]:
     def read(path: Path) -> Any:
         if not path.is_file():
             raise DatasetError(f"missing image {path}")
-        with Image.open(path) as img:
-            arr = np.asarray(img.convert("RGB"))  # some Tiny-ImageNet images are greyscale
+        try:
+            with Image.open(path) as img:
+                arr = np.asarray(img.convert("RGB"))  # some Tiny-ImageNet images are greyscale
+        except (OSError, ValueError, Image.DecompressionBombError) as err:  # not an image
+            raise DatasetError(f"{path}: not a readable image ({err})") from None
         if arr.shape != (SIZE, SIZE, 3):
             raise DatasetError(f"{path}: expected a {SIZE}x{SIZE} image, got {arr.shape[:2]}")
         return arr

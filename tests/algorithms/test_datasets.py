@@ -245,6 +245,14 @@ def test_cifar_config_validation(kwargs: dict, field: str) -> None:
 # --------------------------------------------------------------------------- Tiny-ImageNet
 
 
+def test_tiny_imagenet_garbage_image_is_a_dataset_error(tmp_path: Path) -> None:
+    folder = make_tiny(tmp_path)
+    bad = folder / "val" / "images" / "val_3.JPEG"
+    bad.write_bytes(b"\xff\xd8 not really a JPEG" * 20)
+    with pytest.raises(DatasetError, match="val_3.JPEG: not a readable image"):
+        TinyImageNet(root=str(tmp_path)).load()
+
+
 def test_tiny_imagenet_reads_standard_layout(tmp_path: Path) -> None:
     make_tiny(tmp_path)
     data = TinyImageNet(root=str(tmp_path), val_fraction=0.25).load()
