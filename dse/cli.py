@@ -156,6 +156,7 @@ def _run_design_point(cfg: DictConfig) -> dict[str, Any]:
     name = run_name(cfg, choices)
     with deferred():  # a signal while the run is created waits until its id is known
         run_id = tracking.start_design_run(client, exp_id, cfg, choices, name, parent)
+    finished = False
     try:
         started = time.perf_counter()
         point = DesignPoint(cfg, plugins, StageCache(cfg.cache.dir, cfg.cache.enabled), choices)
@@ -169,11 +170,14 @@ def _run_design_point(cfg: DictConfig) -> dict[str, Any]:
             tags["dse.accumulator"] = result.accumulator_status
         with deferred():  # the run ends FINISHED or, interrupted before, KILLED: never half
             tracking.finish_design_run(client, run_id, metrics, tags, artifacts)
+            finished = True
     except BaseException as err:
-        with shielded():
-            tracking.fail_design_run(client, run_id, err)
+        if not finished:  # a signal right after the run finished leaves it FINISHED
+            with shielded():
+                tracking.fail_design_run(client, run_id, err)
         if isinstance(err, KeyboardInterrupt) and not multirun:
-            raise stop(err, f"design point stopped; MLflow run {run_id} KILLED") from None
+            status = "FINISHED" if finished else "KILLED"
+            raise stop(err, f"design point stopped; MLflow run {run_id} {status}") from None
         if isinstance(err, DseError) and not multirun:
             raise SystemExit(f"error: {err}") from None
         raise
