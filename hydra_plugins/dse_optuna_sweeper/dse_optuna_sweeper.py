@@ -267,7 +267,8 @@ class DseOptunaSweeper(Sweeper):
         assert self.config is not None and self._recorder is not None
         recorder = self._recorder
         n_trials = todo.n_trials
-        start = len(study.trials)
+        # queued trials (the reference design, re-queued ones) are still to run
+        start = sum(t.state != TrialState.WAITING for t in study.trials)
         log.info(
             "Optuna study %r (%s): %d trials so far, adding %d; sampler %s (seed %s); "
             "objectives %s%s",
