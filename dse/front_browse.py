@@ -202,13 +202,15 @@ def front_view_key(parent_run_id: str) -> str:
 def front_view(summary: FrontSummary, parent_run_id: str) -> dict[str, Any]:
     """The run list a person needs to read the front, as MLflow's UI shares a view: the
     sweep's Pareto-optimal children, best first objective first, with the objectives, the
-    swept settings and feasibility as columns (MLflow otherwise keeps columns per browser)."""
+    swept settings and feasibility as columns (MLflow otherwise keeps columns per browser),
+    and in its chart view the first two objectives' scatter first (the UI's section and
+    chart-card fields, as its Share button stores them)."""
     first = summary.objectives[0]
     columns = [f"metrics.`{o.metric}`" for o in summary.objectives]
     for key in summary.varying_params:  # a plugin choice is a tag (dse.coding), not a param
         columns.append(f"tags.`dse.{key}`" if key in _GROUPS else f"params.`{key}`")
     columns.append("tags.`dse.feasible`")
-    return {
+    view: dict[str, Any] = {
         "searchFilter": f"tags.`dse.pareto_optimal` = 'true' and "
         f"tags.`mlflow.parentRunId` = '{parent_run_id}'",
         "orderByKey": f"metrics.`{first.metric}`",
@@ -219,6 +221,17 @@ def front_view(summary: FrontSummary, parent_run_id: str) -> dict[str, Any]:
         "modelVersionFilter": "All Runs",
         "selectedColumns": columns,
     }
+    if len(summary.objectives) >= 2:  # the chart view opens on the objectives' scatter
+        x, y = summary.objectives[0].metric, summary.objectives[1].metric
+        section = {"uuid": "dse-front", "name": "Pareto front", "display": True}
+        section |= {"isReordered": False, "deleted": False, "isGenerated": False}
+        chart = {"uuid": "dse-front-scatter", "type": "SCATTER", "metricSectionId": "dse-front"}
+        chart |= {"runsCountToCompare": 100, "deleted": False, "isGenerated": False}
+        chart |= {"xaxis": {"key": x, "type": "METRIC"}, "yaxis": {"key": y, "type": "METRIC"}}
+        # the UI adds its generated charts (one per metric) in sections after this one
+        view |= {"compareRunSections": [section], "compareRunCharts": [chart]}
+        view["isAccordionReordered"] = True
+    return view
 
 
 def front_list_url(ui: str, experiment_id: str, parent_run_id: str) -> str:

@@ -4,11 +4,12 @@
     .venv/bin/python scripts/screenshots.py --outputs DIR --out docs/img
 
 It starts `mlflow ui` and `optuna-dashboard` on free local ports, drives Chromium over the
-DevTools protocol (on a pipe: no extra package), and writes three PNGs:
+DevTools protocol (on a pipe: no extra package), and writes four PNGs:
 
 - ``mlflow_front_runs.png``: the run list of the sweep's front, as the URL the sweep prints
   opens it in a fresh browser (the view it shares: filter, sort, objective and setting
   columns);
+- ``mlflow_front_chart.png``: the same view's chart mode, the accuracy-energy scatter first;
 - ``mlflow_parent_front.png``: the parent run's ``pareto_front.png`` in its Artifacts tab;
 - ``optuna_dashboard.png``: the study in optuna-dashboard (its Pareto-front plot).
 
@@ -212,6 +213,9 @@ def main() -> None:
         # 1. The front's run list: the view the sweep shared (filter, sort, columns).
         browser.goto(front_list_url(ui, exp_id, parent), "matching runs")
         browser.shot(args.out / "mlflow_front_runs.png", height=520)
+        # 1b. The same view's charts: the objectives' scatter first.
+        browser.goto(front_list_url(ui, exp_id, parent) + "&compareRunsMode=CHART", "Pareto front")
+        browser.shot(args.out / "mlflow_front_chart.png", height=700)
         # 2. The parent's front image, in its Artifacts tab.
         artifact = f"#/experiments/{exp_id}/runs/{parent}/artifacts/pareto_front.png"
         browser.goto(f"{ui}/{artifact}?workflowType=machine_learning", "pareto_front.png")
@@ -224,7 +228,8 @@ def main() -> None:
         for s in servers:
             os.killpg(s.pid, 15)
             s.wait(timeout=30)
-    for name in ("mlflow_front_runs.png", "mlflow_parent_front.png", "optuna_dashboard.png"):
+    shots = ("mlflow_front_runs.png", "mlflow_front_chart.png", "mlflow_parent_front.png")
+    for name in (*shots, "optuna_dashboard.png"):
         small_png(args.out / name)
 
 

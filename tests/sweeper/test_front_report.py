@@ -226,3 +226,8 @@ def test_front_url_opens_a_shared_view_of_the_sweeps_pareto_children() -> None:
         "params.`quantizer.bits`",
         "tags.`dse.feasible`",
     ]
+    (chart,) = view["compareRunCharts"]  # the chart view's first section: the scatter
+    assert chart["type"] == "SCATTER" and chart["metricSectionId"] == "dse-front"
+    assert chart["xaxis"] == {"key": "snn_accuracy", "type": "METRIC"}
+    assert chart["yaxis"] == {"key": "energy_uj", "type": "METRIC"}
+    assert view["compareRunSections"][0]["uuid"] == "dse-front"
