@@ -225,13 +225,17 @@ def test_kill_9_five_times_then_rerun_ends_with_the_trials_asked_for(tmp_path: P
     out = tmp_path / "out"
     args = ["hydra.sweeper.n_trials=10"]
     requested, fresh = 0, True  # a run after one that ended by itself adds 10 trials
+    kills: list[str] = []
     for _ in range(5):
         requested += 10 if fresh else 0
+        owed = requested - sum(t.state.name == "COMPLETE" for t in study_trials(out))
         proc = start_sweep(out, *args)
-        # a random point: after 0-3 told trials (0: start-up, or inside the first),
-        # then up to 1.5 s more; a resumed run owing little may end first
-        wait_for_trials(proc, rng.randint(0, 3), early=True)
-        time.sleep(rng.uniform(0.0, 1.5))
+        # a random point before the sweep ends: after 0 to owed-1 told trials (0: start-up,
+        # or inside the first), then up to 0.5 s more (a trial takes ~0.3-1 s)
+        told, delay = rng.randint(0, max(0, owed - 1)), rng.uniform(0.0, 0.5)
+        wait_for_trials(proc, told, early=True)
+        time.sleep(delay)
+        kills.append(f"{told} of {owed} told + {delay:.2f} s")
         proc.kill()
         code, stderr = end(proc)
         assert code in (0, -signal.SIGKILL), stderr[-3000:]
@@ -240,7 +244,7 @@ def test_kill_9_five_times_then_rerun_ends_with_the_trials_asked_for(tmp_path: P
     final = run_dse([*SWEEP, f"paths.outputs={out}", *args], tmp_path, ENV)
     assert final.returncode == 0, f"seed {seed}\n{final.stderr[-3000:]}"
     assert_settled(out, complete=requested)
-    print(f"seed {seed}: {requested} trials asked for, {len(study_trials(out))} in the study")
+    print(f"seed {seed}: kills at {kills}; {requested} trials asked for, all complete")
 
 
 @pytest.mark.slow
