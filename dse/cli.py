@@ -33,6 +33,7 @@ from dse.plugins import (
     format_plugin_list,
     register_entry_point_plugins,
 )
+from dse.redact import redact
 
 log = logging.getLogger("dse")
 _YAML_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # libyaml's: 20x OmegaConf.save
@@ -105,7 +106,7 @@ def check_design_point(cfg: DictConfig) -> tuple[Plugins, Any, str]:
     if check_dataset is not None:
         check_dataset()
     client = tracking.connect(cfg.tracking.uri)
-    exp_id = tracking.experiment_id(client, cfg.tracking.experiment)
+    exp_id = tracking.experiment_id(client, cfg.tracking.experiment, cfg.paths.outputs)
     return plugins, client, exp_id
 
 
@@ -182,7 +183,8 @@ def _run_design_point(cfg: DictConfig) -> dict[str, Any]:
             raise SystemExit(f"error: {err}") from None
         raise
 
-    where = f"MLflow run {run_id} in experiment '{cfg.tracking.experiment}' at {cfg.tracking.uri}"
+    uri = cfg.tracking.uri
+    where = f"MLflow run {run_id} in experiment '{cfg.tracking.experiment}' at {redact(uri)}"
     if multirun:
         log.info(
             "result: snn_accuracy %.2f %%, energy %.4g uJ (cache: %s)",
@@ -200,7 +202,9 @@ def _run_design_point(cfg: DictConfig) -> dict[str, Any]:
             "hardware": f"{choices['hardware']} ({cfg.hardware.get('num_pes', '?')} PEs)",
         }
         print(report.summary(labels, metrics, result.cache_use, where))
-        print(f"  browse      mlflow ui --backend-store-uri {cfg.tracking.uri}")
+        # a server is its own UI: the run's page; a local store: the command that serves it
+        page = f"{str(uri).rstrip('/')}/#/experiments/{exp_id}/runs/{run_id}"
+        print(f"  browse      {tracking.browse_command(uri) or page}")
     # the sweepers record the front from this (dse.tracking.SweepRecorder), not from MLflow
     return {**metrics, "mlflow_run_id": run_id, "mlflow_run_name": name}
 

@@ -156,6 +156,24 @@ class SweepFront:
         front.add_runs(_child_runs(client, parent))
         return front
 
+    def refresh(self) -> None:
+        """Catch up with another worker that records the same parent: the reference it fixed
+        and the last hypervolume step it wrote (read under the study's lock, dse.locks)."""
+        parent = self._client.get_run(self.parent_run_id)
+        for k, v in parent.data.params.items():
+            if k.startswith(REFERENCE_PARAM) and k != REFERENCE_PARAM[:-1]:
+                self._stored.setdefault(k[len(REFERENCE_PARAM) :], float(v))
+        if self.reference is None and all(k in self._stored for k in self._metrics):
+            self.reference = {k: self._stored[k] for k in self._metrics}
+        history = self._client.get_metric_history(self.parent_run_id, "hypervolume")
+        last = max((h.step for h in history), default=None)
+        if last is not None and (self._last_step is None or last > self._last_step):
+            self._last_step = last
+
+    def known(self, run_id: str) -> bool:
+        """Whether this front counts the child run ``run_id`` already."""
+        return run_id in self._children
+
     def _values(self, points: Sequence[TrialPoint]) -> np.ndarray:
         """``(n, m)`` objective values of ``points``, ``(0, m)`` for none."""
         rows = [[p.metrics[k] for k in self._metrics] for p in points]

@@ -26,6 +26,7 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from dse.errors import ConfigError, DseError, TrackingError
+from dse.redact import redact, redact_values
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -51,7 +52,7 @@ def check_reachable(uri: str, timeout_s: float = 5.0) -> None:
         except (OSError, urllib.error.URLError) as err:
             reason = getattr(err, "reason", err)
             raise TrackingError(
-                f"tracking.uri={uri} is unreachable ({reason}). Start the server "
+                f"tracking.uri={redact(uri)} is unreachable ({reason}). Start the server "
                 "(`mlflow server --host 127.0.0.1 --port 5000`) or record locally with "
                 "tracking.uri=sqlite:///outputs/mlflow.db"
             ) from None
@@ -62,12 +63,14 @@ def check_reachable(uri: str, timeout_s: float = 5.0) -> None:
             try:
                 folder.mkdir(parents=True, exist_ok=True)
             except OSError as err:
-                raise TrackingError(f"tracking.uri={uri}: cannot create {folder} ({err})") from None
+                raise TrackingError(
+                    f"tracking.uri={redact(uri)}: cannot create {folder} ({err})"
+                ) from None
             if not os.access(folder, os.W_OK):
-                raise TrackingError(f"tracking.uri={uri}: {folder} is not writable")
+                raise TrackingError(f"tracking.uri={redact(uri)}: {folder} is not writable")
     elif parsed.scheme in ("", "file"):
         raise TrackingError(
-            f"tracking.uri={uri}: MLflow 3 refuses the file store; use "
+            f"tracking.uri={redact(uri)}: MLflow 3 refuses the file store; use "
             "tracking.uri=sqlite:///<path>/mlflow.db or an http:// server"
         )
 
@@ -96,7 +99,7 @@ def connect(uri: str) -> MlflowClient:
             text = _first_sentence(err)
             supported = text[text.find("Supported URI schemes") :] if "Supported" in text else text
             raise TrackingError(
-                f"tracking.uri={uri}: MLflow cannot record there ({supported}); use e.g. "
+                f"tracking.uri={redact(uri)}: MLflow cannot record there ({supported}); use e.g. "
                 "sqlite:///outputs/mlflow.db or http://host:5000"
             ) from None
     return _clients[uri]
@@ -129,24 +132,28 @@ def _first_sentence(err: BaseException) -> str:
     return text.split(". See ")[0]
 
 
-def experiment_id(client: MlflowClient, name: str) -> str:
-    """Get or create the experiment; a SQLite store keeps artifacts next to its file.
-    A store that refuses (read-only file, bad database) is one TrackingError."""
+def experiment_id(client: MlflowClient, name: str, outputs: str | Path | None = None) -> str:
+    """Get or create the experiment. Artifacts of a new experiment go next to a SQLite
+    store's file, under ``outputs`` (``paths.outputs``) for another database, never into
+    the working directory; an MLflow server keeps its own. A store that refuses (read-only
+    file, bad database) is one TrackingError."""
     from mlflow.exceptions import MlflowException
 
     key = (client.tracking_uri, name)
     if key not in _experiments:
         try:
-            _experiments[key] = _get_or_create_experiment(client, name)
+            _experiments[key] = _get_or_create_experiment(client, name, outputs)
         except (MlflowException, OSError) as err:
             raise TrackingError(
-                f"tracking.uri={client.tracking_uri}: the store refused to open experiment "
+                f"tracking.uri={redact(client.tracking_uri)}: the store refused to open experiment "
                 f"{name!r} ({_first_sentence(err)[:300]})"
             ) from None
     return _experiments[key]
 
 
-def _get_or_create_experiment(client: MlflowClient, name: str) -> str:
+def _get_or_create_experiment(
+    client: MlflowClient, name: str, outputs: str | Path | None = None
+) -> str:
     from dse.front_browse import ensure_experiment_kind, experiment_tags
 
     found = client.get_experiment_by_name(name)
@@ -157,6 +164,8 @@ def _get_or_create_experiment(client: MlflowClient, name: str) -> str:
     uri = client.tracking_uri
     if uri.startswith("sqlite:///"):
         location = (Path(uri[len("sqlite:///") :]).resolve().parent / "mlartifacts").as_uri()
+    elif not uri.startswith(("http://", "https://", "databricks")) and outputs is not None:
+        location = (Path(outputs).resolve() / "mlartifacts").as_uri()  # e.g. postgresql://
     try:
         return client.create_experiment(name, artifact_location=location, tags=experiment_tags())
     except Exception:  # created by a parallel worker meanwhile
@@ -195,7 +204,7 @@ def sweep_key(config: DictConfig) -> str | None:
     """Optuna studies resume, and so does their parent run; other sweeps get a new one."""
     sweeper = config.hydra.sweeper
     if "study_name" in sweeper and sweeper.study_name:
-        return f"{sweeper.get('storage', '')}:{sweeper.study_name}"
+        return f"{redact(str(sweeper.get('storage', '') or ''))}:{sweeper.study_name}"
     return None
 
 
@@ -204,7 +213,9 @@ def open_sweep_parent(config: DictConfig) -> str:
     ``<sweep dir>/.dse_parent_run`` for the jobs. Raises TrackingError, or ConfigError when
     the sweep folder cannot be written."""
     client = connect(config.tracking.uri)
-    exp_id = experiment_id(client, config.tracking.experiment)
+    exp_id = experiment_id(
+        client, config.tracking.experiment, OmegaConf.select(config, "paths.outputs")
+    )
     sweep_dir = Path(config.hydra.sweep.dir)
     try:  # the folder first: a run is never created for a sweep that cannot start
         sweep_dir.mkdir(parents=True, exist_ok=True)
@@ -299,13 +310,23 @@ class SweepCallback(Callback):
         print_front(summary, run_id, config.tracking.uri)
 
 
+def browse_command(uri: str) -> str | None:
+    """The command that serves a store's UI: ``mlflow ui`` for a database or SQLite file;
+    None for an MLflow server, which is its own UI (open its URL)."""
+    if uri.startswith(("http://", "https://")):
+        return None
+    return f"mlflow ui --backend-store-uri {redact(uri)}"
+
+
 def print_front(summary: Any, run_id: str, uri: str) -> None:
     """The front's table and where to browse it."""
     print(summary.table())
     from dse.front_browse import DEFAULT_UI, front_list_url, runs_url
 
     print(f"\nRecorded on MLflow parent run {run_id}. Browse it with:")
-    print(f"  mlflow ui --backend-store-uri {uri}")
+    command = browse_command(uri)
+    if command:
+        print(f"  {command}")
     if summary.experiment_id is not None:  # a server's own address, else `mlflow ui`'s
         ui = uri if uri.startswith(("http://", "https://")) else DEFAULT_UI
         print(f"  the runs:  {runs_url(ui, summary.experiment_id)}")
@@ -398,19 +419,34 @@ class SweepRecorder:
             tags=tags,
         )
 
+    def merge(self, run_ids: Iterable[str]) -> None:
+        """Count child runs other workers of the same study finished (``run_ids``: the
+        study's completed trials' runs; this worker's own are known and skipped), and catch
+        up with what they recorded on the parent. Call it under the study's lock."""
+        front = self._open()
+        if front is None:
+            return
+        front.add([r for r in run_ids if not front.known(r)])
+        front.refresh()
+
     def record(self, artifacts: bool = False) -> Any:
         """Write what changed (tags, hypervolume; the plots when ``artifacts``)."""
         front = self._open()
         return None if front is None else front.record(artifacts)
 
-    def finish(self, error: str | None = None, status: str | None = None) -> Any:
+    def finish(
+        self, error: str | None = None, status: str | None = None, close: bool = True
+    ) -> Any:
         """The final front with its files; the parent FINISHED, or FAILED (``status``:
-        KILLED for an interrupted sweep) with ``error`` (tag ``dse.error``). Returns the
+        KILLED for an interrupted sweep) with ``error`` (tag ``dse.error``); with ``close``
+        false (other workers still run the study) the parent stays RUNNING. Returns the
         FrontSummary (None when nothing is recorded)."""
         front = self._open()
         if front is None:
             return None
         summary = front.record(artifacts=True)
+        if not close:
+            return summary
         if error is not None:
             self._client.set_tag(self.parent, "dse.error", error[:5000])
         if status is None:
@@ -450,13 +486,15 @@ def job_params(ret: Any) -> dict[str, str]:
 def plain_config(cfg: DictConfig) -> dict[str, Any]:
     """The resolved config as plain containers, without Hydra's own node (which only
     resolves inside a running job)."""
-    return {
-        key: OmegaConf.to_container(cfg[key], resolve=True)
-        if isinstance(cfg[key], DictConfig | ListConfig)
-        else cfg[key]
-        for key in cfg
-        if key != "hydra"
-    }
+    return redact_values(  # a password in a URL is never recorded (dse.redact)
+        {
+            key: OmegaConf.to_container(cfg[key], resolve=True)
+            if isinstance(cfg[key], DictConfig | ListConfig)
+            else cfg[key]
+            for key in cfg
+            if key != "hydra"
+        }
+    )
 
 
 def flatten(node: Any, prefix: str = "") -> dict[str, Any]:
@@ -484,7 +522,7 @@ def start_design_run(
     from mlflow.entities import Param
 
     tags = {f"dse.{group}": choices.get(group, "") for group in PLUGIN_GROUPS}
-    tags.update({str(k): str(v) for k, v in (cfg.tracking.tags or {}).items()})
+    tags.update({str(k): redact(str(v)) for k, v in (cfg.tracking.tags or {}).items()})
     if parent_run_id:
         tags["mlflow.parentRunId"] = parent_run_id
     run_id = client.create_run(exp_id, run_name=run_name, tags=tags).info.run_id

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -71,9 +72,9 @@ def _missing(what: str) -> None:
     pytest.skip(message)
 
 
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
-    """A fresh, empty database on the test cluster; dropped afterwards."""
+@contextlib.contextmanager
+def fresh_database() -> Iterator[str]:
+    """A new, empty database on the test cluster, dropped afterwards; yields its URL."""
     server = os.environ.get("DSE_TEST_POSTGRES")
     if not server:
         _missing("no PostgreSQL server for the scale-out tests")
@@ -83,13 +84,19 @@ def postgres_url() -> Iterator[str]:
     admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    yield server.rsplit("/", 1)[0] + f"/{name}"
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    try:
+        yield server.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
 
 
-# ``mlflow server`` on a free local port, its store in a fresh PostgreSQL database.
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh, empty database (for Optuna studies)."""
+    with fresh_database() as url:
+        yield url
 
 
 def free_port() -> int:
@@ -99,9 +106,15 @@ def free_port() -> int:
 
 
 @pytest.fixture
-def mlflow_server(postgres_url: str, tmp_path: Path) -> Iterator[str]:
-    """``mlflow server`` with its store in ``postgres_url`` and proxied artifacts under
-    tmp_path; yields its http:// URL."""
+def mlflow_server(tmp_path: Path) -> Iterator[str]:
+    """``mlflow server`` with its store in a database of its own on the test cluster (MLflow
+    and Optuna each keep an ``alembic_version`` table: they cannot share one database) and
+    proxied artifacts under tmp_path; yields its http:// URL."""
+    with fresh_database() as database:
+        yield from _mlflow_server(database, tmp_path)
+
+
+def _mlflow_server(postgres_url: str, tmp_path: Path) -> Iterator[str]:
     port = free_port()
     log = (tmp_path / "mlflow-server.log").open("w")
     proc = subprocess.Popen(

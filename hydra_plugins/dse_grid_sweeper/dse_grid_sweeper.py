@@ -23,6 +23,8 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.utils import JobReturn, JobStatus, filter_overrides
 from omegaconf import OmegaConf
 
+from dse.redact import redact
+
 # Registers the ConfigStore entry when Hydra's plugin discovery imports this module.
 from hydra_plugins.dse_grid_sweeper import config as _config  # noqa: F401
 
@@ -134,7 +136,7 @@ class DseGridSweeper(BasicSweeper):
         sweep_dir = Path(self.config.hydra.sweep.dir)
         try:
             sweep_dir.mkdir(parents=True, exist_ok=True)
-            OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
+            (sweep_dir / "multirun.yaml").write_text(redact(OmegaConf.to_yaml(self.config)))
         except OSError as err:
             raise ConfigError(f"hydra.sweep.dir={sweep_dir}: cannot be written ({err})") from None
         if OmegaConf.select(self.config, "tracking.uri") and tracking.opens_own_parent(self.config):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import time
@@ -17,6 +18,8 @@ from omegaconf import DictConfig, OmegaConf
 from dse.errors import ConfigError, DseError, require
 from dse.front_browse import annotate_study, enqueue_reference, record_constraints
 from dse.front_report import FrontSummary
+from dse.locks import study_lock
+from dse.redact import redact
 from dse.search import Constraint, Objective
 from dse.tracking import SweepRecorder, print_front
 from hydra_plugins.dse_optuna_sweeper import _ledger as ledger
@@ -25,6 +28,7 @@ from hydra_plugins.dse_optuna_sweeper import _ledger as ledger
 from hydra_plugins.dse_optuna_sweeper import config as _config  # noqa: F401
 from hydra_plugins.dse_optuna_sweeper._ledger import Heartbeat
 from hydra_plugins.dse_optuna_sweeper._search_space import format_value, parse_search_space
+from hydra_plugins.dse_optuna_sweeper._seeding import SeedPerTrial
 
 if TYPE_CHECKING:
     import optuna
@@ -56,9 +60,15 @@ class DseOptunaSweeper(Sweeper):
     reads nothing back); at the end the sweeper closes the parent run and prints the front.
 
     Resuming: with a ``storage`` and ``load_if_exists``, running the same command again
-    loads the study ``study_name`` and adds ``n_trials`` more. The sampler's seed is then
-    offset by the number of trials already in the study, so a seeded sampler continues
-    instead of repeating the first invocation's proposals; a fresh study uses the seed as is.
+    loads the study ``study_name`` and adds ``n_trials`` more. A seeded sampler draws each
+    trial from its own stream, seeded from the seed and the trial's number
+    (:class:`_seeding.SeedPerTrial`): a resumed study continues instead of repeating the
+    first invocation's proposals, and workers sharing the study never draw alike.
+
+    Several workers (processes, machines) may run one study on a shared storage: creating
+    it, enqueuing the reference design and opening the parent run happen under the study's
+    lock (:mod:`dse.locks`), each worker counts the others' finished trials into the one
+    front it records under that lock, and the last worker to finish closes the parent run.
     """
 
     def __init__(
@@ -91,6 +101,7 @@ class DseOptunaSweeper(Sweeper):
         self._pending: list[optuna.Trial] = []  # asked, not told yet
         self._heartbeat: Heartbeat | None = None
         self._recorder: SweepRecorder | None = None
+        self._shared = False  # another worker was seen on the study: merge its trials
         self._done = 0
 
     def _check_settings(self) -> None:
@@ -137,10 +148,10 @@ class DseOptunaSweeper(Sweeper):
         import optuna
         from hydra.utils import instantiate
 
-        storage = self.storage
+        storage = redact(str(self.storage))  # in messages: never the password
         try:
             study = optuna.create_study(
-                storage=optuna_storage(storage),
+                storage=optuna_storage(self.storage),
                 study_name=self.study_name,
                 directions=directions,
                 load_if_exists=self.load_if_exists,
@@ -168,9 +179,11 @@ class DseOptunaSweeper(Sweeper):
         if sampler_cfg is None:
             sampler_cfg = OmegaConf.create({"_target_": "optuna.samplers.TPESampler"})
         seed = OmegaConf.select(sampler_cfg, "seed") if "seed" in sampler_cfg else None
-        self.seed = int(seed) + len(study.trials) if seed is not None else None
-        kwargs = {"seed": self.seed} if seed is not None else {}
-        study.sampler = instantiate(sampler_cfg, **kwargs)
+        self.seed = int(seed) if seed is not None else None
+        if self.seed is None:
+            study.sampler = instantiate(sampler_cfg)
+        else:  # workers on one study never share a random stream (_seeding.py)
+            study.sampler = SeedPerTrial(lambda s: instantiate(sampler_cfg, seed=s), self.seed)
         return study
 
     # ------------------------------------------------------------------ the loop
@@ -210,33 +223,21 @@ class DseOptunaSweeper(Sweeper):
         self._preflight(space, fixed)
         directions = [o.direction for o in objectives]
         optuna.logging.set_verbosity(optuna.logging.WARNING)  # the sweeper reports each trial
-        study = self._create_study(directions)
-        self._study = study
-        todo = ledger.plan(study, self.n_trials)
-        sweep_dir = Path(self.config.hydra.sweep.dir)
+        # Workers starting together: one at a time creates the storage's tables, plans its
+        # trials, enqueues the reference design and opens the parent run (dse.locks).
+        with self._lock("setup"):
+            study, todo, heartbeat = self._open_study(directions, objectives, constraints, space)
+            state = "interrupted"  # unless the loop ends: the next run owes what is left
+            try:
+                if OmegaConf.select(self.config, "tracking.uri") and tracking.opens_own_parent(
+                    self.config
+                ):
+                    tracking.open_sweep_parent(self.config)
+            except BaseException as err:
+                if not isinstance(err, KeyboardInterrupt):  # interrupts: _interrupted closes all
+                    _quietly(heartbeat.close, "finished" if isinstance(err, SystemExit) else state)
+                raise
         try:
-            sweep_dir.mkdir(parents=True, exist_ok=True)
-            OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
-        except OSError as err:
-            raise ConfigError(f"hydra.sweep.dir={sweep_dir}: cannot be written ({err})") from None
-        heartbeat = ledger.Heartbeat(study, todo)
-        try:
-            heartbeat.start()  # the first write: proves the storage takes writes
-            annotate_study(study, objectives, constraints)  # names optuna-dashboard shows
-            enqueue_reference(study, self.config, space)  # search.reference: once per study
-        except Exception as err:
-            text = " ".join(str(err).split())[:300]
-            raise ConfigError(
-                f"hydra.sweeper.storage={self.storage}: the study cannot be written "
-                f"({type(err).__name__}: {text}); give a writable journal file or database URL"
-            ) from None
-        self._heartbeat = heartbeat
-        state = "interrupted"  # unless the loop ends: the next run owes what is left
-        try:
-            if OmegaConf.select(self.config, "tracking.uri") and tracking.opens_own_parent(
-                self.config
-            ):
-                tracking.open_sweep_parent(self.config)
             # The one writer of the front (dse.tracking.SweepRecorder), from the jobs' results.
             self._recorder = SweepRecorder(self.config, objectives, constraints)
             kept = self._settle_stale(todo, objectives, constraints)
@@ -249,6 +250,46 @@ class DseOptunaSweeper(Sweeper):
             raise
         heartbeat.close(state)
         return summary
+
+    def _open_study(
+        self,
+        directions: list[str],
+        objectives: list[Objective],
+        constraints: list[Constraint],
+        space: dict[str, Any],
+    ) -> tuple[optuna.Study, ledger.Plan, ledger.Heartbeat]:
+        """Open the study, plan this invocation's trials and start its heartbeat."""
+        assert self.config is not None
+        study = self._create_study(directions)
+        self._study = study
+        todo = ledger.plan(study, self.n_trials)
+        sweep_dir = Path(self.config.hydra.sweep.dir)
+        try:
+            sweep_dir.mkdir(parents=True, exist_ok=True)
+            (sweep_dir / "multirun.yaml").write_text(redact(OmegaConf.to_yaml(self.config)))
+        except OSError as err:
+            raise ConfigError(f"hydra.sweep.dir={sweep_dir}: cannot be written ({err})") from None
+        heartbeat = ledger.Heartbeat(study, todo)
+        try:
+            heartbeat.start()  # the first write: proves the storage takes writes
+            annotate_study(study, objectives, constraints)  # names optuna-dashboard shows
+            enqueue_reference(study, self.config, space)  # search.reference: once per study
+        except Exception as err:
+            text = " ".join(str(err).split())[:300]
+            raise ConfigError(
+                f"hydra.sweeper.storage={redact(str(self.storage))}: the study cannot be "
+                f"written ({type(err).__name__}: {text}); give a writable journal file or "
+                "database URL"
+            ) from None
+        self._heartbeat = heartbeat
+        return study, todo, heartbeat
+
+    def _lock(self, step: str) -> contextlib.AbstractContextManager[None]:
+        """Steps that happen once per study whoever comes first: workers on the same storage
+        queue on it (dse.locks); a study in memory has no other workers."""
+        if not self.storage:
+            return contextlib.nullcontext()
+        return study_lock(self.storage, f"dse:{step}")
 
     def _loop(
         self,
@@ -273,10 +314,10 @@ class DseOptunaSweeper(Sweeper):
             "Optuna study %r (%s): %d trials so far, adding %d; sampler %s (seed %s); "
             "objectives %s%s",
             self.study_name,
-            self.storage or "in memory",
+            redact(self.storage) if self.storage else "in memory",
             start,
             n_trials,
-            type(study.sampler).__name__,
+            _sampler_name(study.sampler),
             self.seed,
             ", ".join(f"{o.direction} {o.metric}" for o in objectives),
             f"; constraints {', '.join(map(str, constraints))}" if constraints else "",
@@ -343,7 +384,7 @@ class DseOptunaSweeper(Sweeper):
             if plots:
                 last_plot = time.monotonic()
             if done < n_trials:
-                summary = recorder.record(artifacts=plots)
+                summary = self._record_front(study, todo.uid, artifacts=plots)
             if failures > self.max_failure_rate * n_trials:
                 message = (
                     f"stopping the sweep: {failures} of {done} trials failed, more than "
@@ -360,9 +401,58 @@ class DseOptunaSweeper(Sweeper):
             recorder.finish(message)
             raise SystemExit(f"error: {message}")
 
-        summary = recorder.finish()
+        summary = self._finish_front(study, todo.uid)
         self._report(study, todo.uid, summary, recorder)
         return summary, "finished"
+
+    # ------------------------------------------------------------------ several workers
+
+    def _others_running(self, study: optuna.Study, uid: str) -> int:
+        """Other invocations of this study still running (workers in other processes)."""
+        if not self.storage:
+            return 0
+        return sum(ledger.is_alive(r) for k, r in ledger.records(study).items() if k != uid)
+
+    def _finished_runs(self, study: optuna.Study) -> list[str]:
+        """The MLflow runs of the study's completed trials, whoever ran them."""
+        from optuna.trial import TrialState
+
+        trials = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+        ids = (t.user_attrs.get("mlflow_run_id") for t in trials)
+        return [i for i in ids if isinstance(i, str)]
+
+    def _record_front(self, study: optuna.Study, uid: str, artifacts: bool) -> FrontSummary | None:
+        """The front after a batch. Alone on the study: from this worker's results. With
+        other workers: under the study's lock, after counting what they finished, so the
+        front, its tags and the hypervolume history are the whole study's, one writer at a
+        time, on the reference point the first writer fixed."""
+        assert self._recorder is not None
+        self._shared = self._shared or self._others_running(study, uid) > 0
+        if not self._shared:
+            return self._recorder.record(artifacts=artifacts)
+        with self._lock(f"front:{self.study_name}"):
+            self._recorder.merge(self._finished_runs(study))
+            return self._recorder.record(artifacts=artifacts)
+
+    def _finish_front(self, study: optuna.Study, uid: str) -> FrontSummary | None:
+        """The final front; the parent run is closed by the last worker of the study to
+        finish (this one's record says finished before the lock is released, so of two
+        workers ending together the second closes it)."""
+        assert self._recorder is not None and self._heartbeat is not None
+        with self._lock(f"front:{self.study_name}"):
+            others = self._others_running(study, uid)
+            if self._shared or others:
+                self._recorder.merge(self._finished_runs(study))
+            summary = self._recorder.finish(close=others == 0)
+            self._heartbeat.close("finished")
+        if others:
+            log.info(
+                "%d other worker(s) still run study %r: the parent run stays RUNNING, the "
+                "last of them to finish closes it",
+                others,
+                self.study_name,
+            )
+        return summary
 
     # ------------------------------------------------------------------ checks and cleanup
 
@@ -553,7 +643,7 @@ class DseOptunaSweeper(Sweeper):
         elif len(study.directions) > 1:
             print(f"Pareto-optimal trials: {[t.number for t in study.best_trials]}")
         if self.storage:
-            print(f"Browse the study:   optuna-dashboard {self.storage}")
+            print(f"Browse the study:   optuna-dashboard {redact(self.storage)}")
 
 
 def optuna_storage(storage: str | None) -> optuna.storages.BaseStorage | str | None:
@@ -630,3 +720,8 @@ def _quietly(step: Any, *args: Any) -> None:
         step(*args)
     except Exception as err:
         log.warning("cleanup step %s failed: %s", getattr(step, "__name__", step), err)
+
+
+def _sampler_name(sampler: Any) -> str:
+    """The sampler's class, the one inside a per-trial seeding wrapper."""
+    return type(getattr(sampler, "inner", sampler)).__name__

@@ -111,7 +111,8 @@ def test_sweep_records_front_failures_constraints_and_resumes(app, tmp_path: Pat
     # the list optuna-dashboard reads (Optuna numbers its entries); their text on the study
     assert s.trials[2].constraints == {"0": pytest.approx(5.0 - 2.0)}
     assert s.user_attrs["constraints"] == ["area_mm2 <= 2"]
-    assert s.trials[2].user_attrs["feasible"] is False and s.trials[0].user_attrs["feasible"]
+    assert s.trials[2].user_attrs["feasible"] is False
+    assert s.trials[0].user_attrs["feasible"] == (0.3 * s.trials[0].params["x"] <= 2)
     assert s.trials[0].user_attrs["mlflow_run_id"] == states["0"].info.run_id
     # run params carry the proposed values
     assert states["0"].data.params["x"] == str(s.trials[0].params["x"])
@@ -119,8 +120,8 @@ def test_sweep_records_front_failures_constraints_and_resumes(app, tmp_path: Pat
 
     # same command again with more trials: the study and the parent run continue
     second = run("fail_trial=1", "cheat_trial=2", "hydra.sweeper.n_trials=3")
-    # the seeded sampler continues (seed + trials so far) instead of replaying the first run
-    assert "4 trials so far, adding 3; sampler TPESampler (seed 4)" in second.stdout + second.stderr
+    # the seeded sampler continues (a stream per trial number) instead of replaying the first run
+    assert "4 trials so far, adding 3; sampler TPESampler (seed 0)" in second.stdout + second.stderr
     client, parents, runs = children(out)
     assert len(parents) == 1 and parents[0].info.run_id == parent
     assert len(runs) == 7 and len(study(out).trials) == 7
