@@ -13,6 +13,7 @@ removed and rebuilt.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import json
@@ -21,8 +22,12 @@ import os
 import re
 import sys
 import tempfile
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+from dse.locks import file_lock
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +92,11 @@ _MARKER_TEXT = "snn-dse stage cache: <stage>/<key> files, each '<sha256>\\n<payl
 _STAGE_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 _ENTRY_HEAD = re.compile(rb"^[0-9a-f]{64}\n")
 _TEMP_NAME = re.compile(r"^\..+\.tmp$")  # put()'s temporary file, left by a killed writer
+LOCKS = ".locks"  # computing()'s lock files, one per entry being computed
+_LOCK_NAME = re.compile(r"^[a-z][a-z0-9_]*-[0-9a-f]+\.lock$")
+# How long a worker waits for another to compute an entry it needs (a CIFAR-scale training
+# takes hours: past this, it computes the entry itself rather than stall the sweep).
+COMPUTE_WAIT_S = 6 * 3600.0
 
 
 class StageCache:
@@ -119,6 +129,31 @@ class StageCache:
             path.unlink(missing_ok=True)
             return None
         return payload
+
+    @contextlib.contextmanager
+    def computing(self, stage: str, key: str, timeout_s: float = COMPUTE_WAIT_S) -> Iterator[None]:
+        """Hold the right to compute one entry, so workers sharing this folder compute it
+        once: the others wait here, then find it stored. A waiter that waited
+        ``timeout_s`` computes it itself (a stuck or very slow holder never stops a sweep)."""
+        if not self.enabled:
+            yield
+            return
+        lock = self.root / LOCKS / f"{stage}-{key}.lock"
+        started = time.monotonic()
+        with file_lock(lock, 0.0) as free:
+            if free:
+                yield
+                return
+        log.info("%s %s: another worker computes it; waiting for it", stage, key[:12])
+        with file_lock(lock, max(0.0, timeout_s - (time.monotonic() - started))) as acquired:
+            if not acquired:
+                log.warning(
+                    "%s %s: waited %.0f s for another worker; computing it here too",
+                    stage,
+                    key[:12],
+                    timeout_s,
+                )
+            yield
 
     def remove(self, stage: str, key: str) -> None:
         """Forget one entry (a reader found its content unusable)."""
@@ -164,14 +199,24 @@ class StageCache:
             )
         entries: dict[str, list[Path]] = {}
         foreign: list[Path] = []
+        locks: list[Path] = []
         for item in sorted(root.iterdir()):
             if item.name == MARKER and item.is_file() and not item.is_symlink():
+                continue
+            if item.name == LOCKS and item.is_dir() and not item.is_symlink():
+                for f in sorted(item.iterdir()):
+                    ours = f.is_file() and not f.is_symlink() and _LOCK_NAME.match(f.name)
+                    (locks if ours else foreign).append(f)
                 continue
             if item.is_symlink() or not item.is_dir() or not _STAGE_NAME.match(item.name):
                 foreign.append(item)
                 continue
             for f in sorted(item.iterdir()):
-                if f.is_file() and not f.is_symlink() and _TEMP_NAME.match(f.name):
+                if (
+                    f.is_file()
+                    and not f.is_symlink()
+                    and (_TEMP_NAME.match(f.name) or _LOCK_NAME.match(f.name))
+                ):
                     entries.setdefault(item.name, []).append(f)
                 elif _is_entry(f):
                     entries.setdefault(item.name, []).append(f)
@@ -189,8 +234,10 @@ class StageCache:
             for f in files:
                 f.unlink(missing_ok=True)
             counts[stage] = sum(not _TEMP_NAME.match(f.name) for f in files)
+        for f in locks:
+            f.unlink(missing_ok=True)
         (root / MARKER).unlink()
-        for folder in [*(root / stage for stage in entries), root]:
+        for folder in [*(root / stage for stage in entries), root / LOCKS, root]:
             try:
                 folder.rmdir()
             except OSError:  # a writer added an entry meanwhile: it stays, and so does its folder

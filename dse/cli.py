@@ -19,7 +19,7 @@ import hydra
 import yaml
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from dse import report, tracking
 from dse.cache import StageCache
@@ -132,6 +132,27 @@ def run_design_point(cfg: DictConfig) -> dict[str, Any]:
         return _run_design_point(cfg)
 
 
+def set_torch_threads(threads: int, hydra_cfg: Any) -> int:
+    """torch's intra-op threads for this design point: ``threads``, or with 0 the cores
+    shared among the jobs a parallel launcher (joblib) runs at once. Several torch threads
+    per job in several concurrent jobs run many times slower than one each. Results differ
+    slightly with the thread count (float sums in another order): docs/SCALING.md."""
+    import os
+
+    import torch
+
+    if threads == 0:
+        launcher = str(OmegaConf.select(hydra_cfg, "launcher._target_", default="") or "")
+        parallel = "joblib" in launcher  # jobs of one sweep side by side in this machine
+        n_jobs = int(OmegaConf.select(hydra_cfg, "sweeper.n_jobs", default=1) or 1)
+        if not parallel or n_jobs <= 1:
+            return torch.get_num_threads()
+        threads = max(1, (os.cpu_count() or 1) // n_jobs)
+    if torch.get_num_threads() != threads:
+        torch.set_num_threads(threads)
+    return threads
+
+
 def _run_design_point(cfg: DictConfig) -> dict[str, Any]:
     hydra_cfg = HydraConfig.get()
     multirun = hydra_cfg.mode == RunMode.MULTIRUN
@@ -160,6 +181,7 @@ def _run_design_point(cfg: DictConfig) -> dict[str, Any]:
     finished = False
     try:
         started = time.perf_counter()
+        set_torch_threads(cfg.threads, hydra_cfg)
         point = DesignPoint(cfg, plugins, StageCache(cfg.cache.dir, cfg.cache.enabled), choices)
         result = point.run()
         # Where a design point's time goes: the stages vs. recording (bench/ reads these).

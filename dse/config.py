@@ -27,7 +27,7 @@ from typing import Any
 from omegaconf import MISSING, DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from dse.errors import ConfigError, DseError, PluginError
+from dse.errors import ConfigError, DseError, PluginError, require
 from dse.interfaces import PLUGIN_KINDS
 
 # --------------------------------------------------------------------------- top level
@@ -78,6 +78,7 @@ class CacheConfig:
 @dataclass
 class DseConfig:
     seed: int = 0
+    threads: int = 0  # torch threads per design point; 0: cores / jobs run in parallel
     paths: PathsConfig = field(default_factory=PathsConfig)
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
     search: SearchConfig = field(default_factory=SearchConfig)
@@ -104,6 +105,9 @@ def check_top_level(cfg: DictConfig) -> None:
 
     if not cfg.search.objectives:
         raise ConfigError("search.objectives must name at least one metric")
+    require(
+        cfg.threads >= 0, "threads", "must be >= 0 (0: chosen from the parallel jobs)", cfg.threads
+    )
     objectives_of(cfg)
     constraints_of(cfg)
 

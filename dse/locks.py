@@ -54,25 +54,38 @@ def study_lock(storage: str, name: str, timeout_s: float = 600.0) -> Iterator[No
 
 
 @contextlib.contextmanager
-def _file_lock(path: Path, timeout_s: float) -> Iterator[None]:
+def file_lock(path: Path, timeout_s: float) -> Iterator[bool]:
+    """An exclusive ``flock`` on ``path`` (created if missing) for the block; yields
+    whether it was acquired within ``timeout_s`` (False: the block runs without it)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("a") as handle:
         deadline = time.monotonic() + timeout_s
+        acquired = False
         while True:
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                acquired = True
                 break
             except BlockingIOError:
                 if time.monotonic() > deadline:
-                    raise TrackingError(
-                        f"{path} stayed locked for {timeout_s:.0f} s: another dse process "
-                        "holds it (if none runs, delete the file)"
-                    ) from None
+                    break
                 time.sleep(0.05)
         try:
-            yield
+            yield acquired
         finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+            if acquired:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@contextlib.contextmanager
+def _file_lock(path: Path, timeout_s: float) -> Iterator[None]:
+    with file_lock(path, timeout_s) as acquired:
+        if not acquired:
+            raise TrackingError(
+                f"{path} stayed locked for {timeout_s:.0f} s: another dse process holds it "
+                "(if none runs, delete the file)"
+            )
+        yield
 
 
 @contextlib.contextmanager

@@ -291,23 +291,37 @@ class DesignPoint:
         if cached is not None:
             log.info("train: cache hit (%s): reusing the trained network", key[:12])
             return cached, {"training": "hit"}
-        use: dict[str, str] = {}
-        init = None
-        pretraining = training.pretraining()
-        if pretraining is not None:
-            pre_key = self.pretraining_key(pretraining)
-            init = self._load_network("pretraining", pre_key, pretraining, arch)
-            if init is not None:
-                log.info("pretrain: cache hit (%s): fine-tuning from it", pre_key[:12])
-                use["pretraining"] = "hit"
-            else:
-                init = self._fit(pretraining, data, arch, None)
-                self._store_network("pretraining", pre_key, init, pretraining)
-                use["pretraining"] = self._miss
-        ann = self._fit(training, data, arch, init)
-        self._store_network(stage, key, ann, training)
-        use["training"] = self._miss
-        return ann, use
+        # Workers sharing the cache train a given network once: the others wait, then load it.
+        with self.cache.computing(stage, key):
+            cached = self._load_network(stage, key, training, arch)
+            if cached is not None:
+                log.info("train: trained meanwhile by another worker (%s)", key[:12])
+                return cached, {"training": "hit"}
+            use: dict[str, str] = {}
+            init = None
+            pretraining = training.pretraining()
+            if pretraining is not None:
+                pre_key = self.pretraining_key(pretraining)
+                init, use["pretraining"] = self._pretrained(pretraining, pre_key, data, arch)
+            ann = self._fit(training, data, arch, init)
+            self._store_network(stage, key, ann, training)
+            use["training"] = self._miss
+            return ann, use
+
+    def _pretrained(
+        self, method: TrainingMethod, key: str, data: Any, arch: Architecture
+    ) -> tuple[TrainedNetwork, str]:
+        """The network a training method starts from, cached (and computed once) like any."""
+        init = self._load_network("pretraining", key, method, arch)
+        if init is None:
+            with self.cache.computing("pretraining", key):
+                init = self._load_network("pretraining", key, method, arch)
+                if init is None:
+                    init = self._fit(method, data, arch, None)
+                    self._store_network("pretraining", key, init, method)
+                    return init, self._miss
+        log.info("pretrain: cache hit (%s): fine-tuning from it", key[:12])
+        return init, "hit"
 
     @property
     def _miss(self) -> str:
