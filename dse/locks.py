@@ -4,8 +4,9 @@ database, other machines) respect.
 Creating a study's tables, its MLflow parent run and writing its front must happen once,
 whoever starts first. :func:`study_lock` serialises such steps on the study's storage:
 
-* a journal file or SQLite database: an exclusive ``flock`` on ``<file>.lock`` beside it
-  (processes on one machine, or on a file system with working locks);
+* a journal file or SQLite database: an exclusive ``flock`` on ``<file>.dse-lock`` beside
+  it, for processes on one machine or a file system with working locks (not
+  ``<file>.lock``: Optuna's journal takes that name for its own lock);
 * PostgreSQL: a session-level advisory lock (``pg_advisory_lock``), held on a connection
   of its own, so workers on several machines queue on the database itself.
 """
@@ -38,13 +39,18 @@ def storage_file(storage: str) -> Path | None:
     return None
 
 
+def lock_file(storage_path: Path) -> Path:
+    """The lock file :func:`study_lock` uses beside a journal or SQLite file."""
+    return storage_path.with_name(storage_path.name + ".dse-lock")
+
+
 @contextlib.contextmanager
 def study_lock(storage: str, name: str, timeout_s: float = 600.0) -> Iterator[None]:
     """Hold the lock ``name`` of the study stored at ``storage`` (a journal path or a
     database URL) for the block; TrackingError when it is not free within ``timeout_s``."""
     path = storage_file(storage)
     if path is not None:
-        with _file_lock(path.with_name(path.name + ".lock"), timeout_s):
+        with _file_lock(lock_file(path), timeout_s):
             yield
     elif storage.split(":", 1)[0].split("+", 1)[0] == "postgresql":
         with _advisory_lock(storage, _lock_key(name), timeout_s):

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from dse.errors import TrackingError
-from dse.locks import storage_file, study_lock
+from dse.locks import lock_file, storage_file, study_lock
 
 
 def _hold(storage: str, log: str, tag: int) -> None:
@@ -42,7 +42,8 @@ def test_file_storages_are_locked_across_processes(tmp_path: Path, kind: str) ->
         str(tmp_path / "optuna.journal") if kind == "journal" else f"sqlite:///{tmp_path}/o.db"
     )
     assert_serialised(storage, tmp_path / "events.log")
-    assert storage_file(storage).with_name(storage_file(storage).name + ".lock").exists()
+    lock = lock_file(storage_file(storage))
+    assert lock.exists() and lock.name.endswith(".dse-lock")  # Optuna's journal owns *.lock
 
 
 def test_a_lock_not_freed_in_time_is_one_clear_error(tmp_path: Path) -> None:
