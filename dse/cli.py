@@ -134,7 +134,7 @@ def run_design_point(cfg: DictConfig) -> dict[str, Any]:
 
 def set_torch_threads(threads: int, hydra_cfg: Any) -> int:
     """torch's intra-op threads for this design point: ``threads``, or with 0 the cores
-    shared among the jobs a parallel launcher (joblib) runs at once. Several torch threads
+    shared among the jobs a parallel launcher (joblib, submitit_local) runs at once. Several torch threads
     per job in several concurrent jobs run many times slower than one each. Results differ
     slightly with the thread count (float sums in another order): docs/SCALING.md."""
     import os
@@ -143,7 +143,8 @@ def set_torch_threads(threads: int, hydra_cfg: Any) -> int:
 
     if threads == 0:
         launcher = str(OmegaConf.select(hydra_cfg, "launcher._target_", default="") or "")
-        parallel = "joblib" in launcher  # jobs of one sweep side by side in this machine
+        # jobs of one sweep side by side on this machine: joblib, submitit's local launcher
+        parallel = "joblib" in launcher or launcher.endswith("submitit_launcher.LocalLauncher")
         n_jobs = int(OmegaConf.select(hydra_cfg, "sweeper.n_jobs", default=1) or 1)
         if not parallel or n_jobs <= 1:
             return torch.get_num_threads()
