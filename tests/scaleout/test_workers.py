@@ -82,3 +82,48 @@ def test_three_workers_started_together_share_one_study_and_one_front(
     for path in tmp_path.rglob("*"):
         if path.is_file() and ".hydra" not in path.parts and path.suffix != ".journal":
             assert PASSWORD.encode() not in path.read_bytes(), path
+
+
+def test_a_worker_killed_mid_trial_is_settled_by_the_next(
+    tmp_path: Path, postgres_url: str, mlflow_server: str
+) -> None:
+    """SIGKILL in the middle of a trial, then the same command again: the dead worker's
+    trial FAILED with its run closed, nothing RUNNING, the 6 asked for complete, each
+    completed trial recorded once."""
+    import signal
+    import time
+
+    import optuna
+    from mlflow import MlflowClient
+
+    first = start_worker(tmp_path, 0, postgres_url, mlflow_server, 6)
+    deadline = time.monotonic() + 600
+    while True:  # kill once two trials are told and a third is running
+        time.sleep(0.2)
+        try:
+            study = optuna.load_study(study_name="pareto_digits", storage=postgres_url)
+        except KeyError:  # not created yet
+            continue
+        states = [t.state.name for t in study.trials]
+        if states.count("COMPLETE") >= 2 and "RUNNING" in states:
+            break
+        assert first.poll() is None and time.monotonic() < deadline, first.communicate()[0]
+    first.send_signal(signal.SIGKILL)
+    first.communicate(timeout=60)
+
+    second = start_worker(tmp_path, 1, postgres_url, mlflow_server, 6)
+    out = second.communicate(timeout=900)[0]
+    assert second.returncode == 0, out[-4000:]
+
+    study = optuna.load_study(study_name="pareto_digits", storage=postgres_url)
+    states = [t.state.name for t in study.trials]
+    assert "RUNNING" not in states and states.count("COMPLETE") == 6, states
+    client = MlflowClient(tracking_uri=mlflow_server)
+    exp = client.get_experiment_by_name("snn-dse").experiment_id
+    runs = client.search_runs([exp], max_results=1000)
+    assert "RUNNING" not in {r.info.status for r in runs}
+    children = [r for r in runs if r.data.tags.get("dse.kind") != "sweep"]
+    finished = [int(r.data.tags["optuna_trial"]) for r in children if r.info.status == "FINISHED"]
+    complete = sorted(t.number for t in study.trials if t.state.name == "COMPLETE")
+    assert sorted(finished) == complete  # each completed trial recorded once, none lost
+    assert any(r.info.status in ("KILLED", "FAILED") for r in children)  # the killed trial's
