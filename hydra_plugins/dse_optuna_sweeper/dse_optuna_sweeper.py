@@ -6,7 +6,7 @@ import contextlib
 import logging
 import math
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -284,12 +284,22 @@ class DseOptunaSweeper(Sweeper):
         self._heartbeat = heartbeat
         return study, todo, heartbeat
 
-    def _lock(self, step: str) -> contextlib.AbstractContextManager[None]:
+    @contextlib.contextmanager
+    def _lock(self, step: str) -> Iterator[None]:
         """Steps that happen once per study whoever comes first: workers on the same storage
-        queue on it (dse.locks); a study in memory has no other workers."""
-        if not self.storage:
-            return contextlib.nullcontext()
-        return study_lock(self.storage, f"dse:{step}")
+        queue on it (dse.locks); a study in memory has no other workers. A lock that cannot
+        be made (the storage's folder is a file, read-only) is one ConfigError line."""
+        with contextlib.ExitStack() as stack:
+            if self.storage:
+                try:
+                    stack.enter_context(study_lock(self.storage, f"dse:{step}"))
+                except OSError as err:
+                    raise ConfigError(
+                        f"hydra.sweeper.storage={redact(str(self.storage))}: cannot lock the "
+                        f"study there ({err.strerror or err}); give a writable journal file "
+                        "or database URL"
+                    ) from None
+            yield
 
     def _loop(
         self,
