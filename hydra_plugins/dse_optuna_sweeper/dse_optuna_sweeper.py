@@ -615,8 +615,15 @@ class DseOptunaSweeper(Sweeper):
         if recorder is None and self.config is not None:  # stopped before the first batch
             if OmegaConf.select(self.config, "tracking.uri"):
                 recorder = SweepRecorder(self.config, DEFAULT_OBJECTIVES, ())
+        others = 0
+        if study is not None and self._heartbeat is not None:
+            uid = self._heartbeat.key[len(ledger.RECORD_PREFIX) :]
+            others = _count(lambda: self._others_running(study, uid))
         try:
-            if recorder is not None:
+            if others:  # other workers go on with the study: only this one's runs close
+                self._close_trial_runs([t.number for t in settled], f"interrupted: {reason}")
+                where = f"; {others} other worker(s) still run the study, its parent run stays"
+            elif recorder is not None:
                 recorder.interrupted(reason)
                 if recorder.parent is not None:
                     where = f"; the front so far is on MLflow parent run {recorder.parent}"
@@ -735,3 +742,11 @@ def _quietly(step: Any, *args: Any) -> None:
 def _sampler_name(sampler: Any) -> str:
     """The sampler's class, the one inside a per-trial seeding wrapper."""
     return type(getattr(sampler, "inner", sampler)).__name__
+
+
+def _count(step: Any) -> int:
+    """``step()``, or 0 when the store cannot answer (cleanup goes on without it)."""
+    try:
+        return int(step())
+    except Exception:
+        return 0

@@ -281,6 +281,30 @@ def test_two_sweeps_of_one_study_at_once_do_not_fail_each_other(tmp_path: Path) 
     assert len(list((out / "multirun").iterdir())) == 2  # a folder each
 
 
+@pytest.mark.slow
+def test_ctrl_c_in_one_of_two_workers_leaves_the_other_the_study(tmp_path: Path) -> None:
+    """One worker of a shared study stopped: its trial FAIL and run KILLED, the parent run
+    stays RUNNING for the other worker, which finishes and closes it."""
+    out = tmp_path / "out"
+    stopped, other = (start_sweep(out, "hydra.sweeper.n_trials=6") for _ in range(2))
+    wait_for_trials(stopped, 2)
+    time.sleep(0.2)
+    stopped.send_signal(signal.SIGINT)
+    code, stderr = end(stopped)
+    line = one_line((code, stderr), prefix="interrupted (")
+    assert code == 130 and "other worker(s) still run the study" in line
+    code, stderr = end(other, timeout=600)
+    assert code == 0, stderr[-3000:]
+    trials = study_trials(out)
+    assert "RUNNING" not in {t.state.name for t in trials}
+    failed = [t for t in trials if t.state.name == "FAIL"]
+    assert all(ledger_attr_interrupted(t) for t in failed)
+    counts = statuses(out)
+    assert counts[("parent", "FINISHED")] == 1 and len([k for k in counts if k[0] == "parent"]) == 1
+    assert counts[("child", "KILLED")] == len(failed) and ("child", "RUNNING") not in counts
+    assert counts[("child", "FINISHED")] == sum(t.state.name == "COMPLETE" for t in trials)
+
+
 def ledger_attr_interrupted(trial: object) -> bool:
     return "dse.interrupted" in trial.user_attrs  # type: ignore[attr-defined]
 
