@@ -9,7 +9,7 @@ The floor is what a user gets from the same libraries without us, per trial:
 (c) (b) with everything in one ``log_batch`` call; (c') the same with MLflow's
     asynchronous logging, to show what that costs;
 (d) Hydra's ``run_job`` on an empty task (the job config composed beforehand, as a
-    launcher does).
+    launcher does), with Hydra's defaults: the job's ``.hydra/`` files written.
 
 Ours: the marginal cost of one more cache-hit trial in a real ``dse -m`` sweep (two sweep
 lengths subtracted, so process start-up cancels), in wall and CPU time (the CPU time of
@@ -161,7 +161,12 @@ def floor_d(folder: Path, trials: int) -> tuple[float, float]:
     from dse.plugins import CONF_DIR
 
     register_schemas()
-    overrides = ["experiment=pareto_digits", f"hydra.sweep.dir={folder}/multirun"]
+    # Hydra's own default: every job writes its .hydra/ files (dse's sweeps do not)
+    overrides = [
+        "experiment=pareto_digits",
+        f"hydra.sweep.dir={folder}/multirun",
+        "hydra.output_subdir=.hydra",
+    ]
     with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
         loader = GlobalHydra.instance().config_loader()
         master = loader.load_configuration("config", overrides, run_mode=RunMode.MULTIRUN)

@@ -33,3 +33,20 @@ def _register_run_id() -> None:
 
 
 _register_run_id()
+
+
+# `${dse_job_files:${hydra.mode}}` in conf/config.yaml's hydra.output_subdir: Hydra's copies
+# of a job's config (.hydra/config.yaml, hydra.yaml, overrides.yaml) for a single run, none
+# for a sweep's jobs, whose config their MLflow run and artifacts/config.yaml already hold
+# (three YAML dumps are about a third of Hydra's own cost per job).
+def _register_job_files() -> None:
+    from omegaconf import OmegaConf
+
+    def job_files(mode: object) -> str | None:
+        return None if getattr(mode, "name", str(mode)) == "MULTIRUN" else ".hydra"
+
+    if not OmegaConf.has_resolver("dse_job_files"):
+        OmegaConf.register_new_resolver("dse_job_files", job_files)
+
+
+_register_job_files()
