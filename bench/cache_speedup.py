@@ -120,10 +120,14 @@ def phase_ms(outputs: Path, repeats: int = 7) -> dict[str, float]:
                 marks.append(time.perf_counter())
                 result = DesignPoint(cfg, plugins, StageCache(cfg.cache.dir), choices).run()
                 marks.append(time.perf_counter())
-                artifacts = write_artifacts(cfg, result, Path(tmp) / str(i), choices)
+                plain = tracking.plain_config(cfg)
+                artifacts = write_artifacts(cfg, result, Path(tmp) / str(i), choices, plain)
                 marks.append(time.perf_counter())
-                run_id = tracking.start_design_run(client, exp_id, cfg, choices, "bench", None)
-                tracking.finish_design_run(client, run_id, result.metrics, {}, artifacts)
+                run_id = tracking.start_design_run(
+                    client, exp_id, cfg, choices, "bench", None, log_params=False
+                )
+                params = tracking.run_params(plain)
+                tracking.finish_design_run(client, run_id, result.metrics, {}, artifacts, params)
                 marks.append(time.perf_counter())
                 assert result.cache_use == {"training": "hit", "simulation": "hit"}
                 if i == 0:

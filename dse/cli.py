@@ -125,7 +125,8 @@ def _discard(folder: Path) -> None:
 
 def run_design_point(cfg: DictConfig) -> dict[str, Any]:
     """The task function: validate, then data -> train -> convert -> simulate -> estimate
-    -> record. Returns the metrics (plain names: validation split), the MLflow run's id and name.
+    -> record. Returns the metrics (plain names: validation split) and the MLflow run's id,
+    name and params (``mlflow_run_id``, ``mlflow_run_name``, ``mlflow_params``).
 
     Ctrl-C or SIGTERM: the MLflow run KILLED, one line, exit status 128 + the signal."""
     with signals_interrupt():
@@ -177,8 +178,11 @@ def _run_design_point(cfg: DictConfig) -> dict[str, Any]:
 
     parent = tracking.read_parent_run_id(hydra_cfg.sweep.dir) if multirun else None
     name = run_name(cfg, choices)
+    plain = tracking.plain_config(cfg)  # once: the run's params, config.yaml, the sweeper's
+    params = tracking.run_params(plain)
     with deferred():  # a signal while the run is created waits until its id is known
-        run_id = tracking.start_design_run(client, exp_id, cfg, choices, name, parent)
+        # the params go with the run's last write (finish or fail): one write fewer
+        run_id = tracking.start_design_run(client, exp_id, cfg, choices, name, parent, False)
     finished = False
     try:
         started = time.perf_counter()
@@ -187,18 +191,18 @@ def _run_design_point(cfg: DictConfig) -> dict[str, Any]:
         result = point.run()
         # Where a design point's time goes: the stages vs. recording (bench/ reads these).
         metrics = {**result.metrics, "stage_seconds": time.perf_counter() - started}
-        artifacts = write_artifacts(cfg, result, out_dir / "artifacts", choices)
+        artifacts = write_artifacts(cfg, result, out_dir / "artifacts", choices, plain)
         metrics["record_seconds"] = time.perf_counter() - started - metrics["stage_seconds"]
         tags = {f"dse.cache.{stage}": use for stage, use in result.cache_use.items()}
         if result.accumulator_status is not None:  # filterable: exact | truncates | ...
             tags["dse.accumulator"] = result.accumulator_status
         with deferred():  # the run ends FINISHED or, interrupted before, KILLED: never half
-            tracking.finish_design_run(client, run_id, metrics, tags, artifacts)
+            tracking.finish_design_run(client, run_id, metrics, tags, artifacts, params)
             finished = True
     except BaseException as err:
         if not finished:  # a signal right after the run finished leaves it FINISHED
             with shielded():
-                tracking.fail_design_run(client, run_id, err)
+                tracking.fail_design_run(client, run_id, err, params)
         if isinstance(err, KeyboardInterrupt) and not multirun:
             status = "FINISHED" if finished else "KILLED"
             raise stop(err, f"design point stopped; MLflow run {run_id} {status}") from None
@@ -229,7 +233,7 @@ def _run_design_point(cfg: DictConfig) -> dict[str, Any]:
         page = f"{str(uri).rstrip('/')}/#/experiments/{exp_id}/runs/{run_id}"
         print(f"  browse      {tracking.browse_command(uri) or page}")
     # the sweepers record the front from this (dse.tracking.SweepRecorder), not from MLflow
-    return {**metrics, "mlflow_run_id": run_id, "mlflow_run_name": name}
+    return {**metrics, "mlflow_run_id": run_id, "mlflow_run_name": name, "mlflow_params": params}
 
 
 def _accumulator_label(coding: DictConfig) -> str:
@@ -239,11 +243,15 @@ def _accumulator_label(coding: DictConfig) -> str:
     return f", accumulator {bits} bits" + (f" ({frac} fractional)" if frac is not None else "")
 
 
-def write_artifacts(cfg: DictConfig, result: Any, folder: Path, choices: dict) -> Path:
+def write_artifacts(
+    cfg: DictConfig, result: Any, folder: Path, choices: dict, plain: dict | None = None
+) -> Path:
     """The design point's files, in ``folder`` (MLflow logs the folder in one call):
-    the resolved config, the measured workload, the hardware breakdown (CSV, SVG chart)."""
+    the resolved config (``plain``: :func:`dse.tracking.plain_config` of ``cfg``, when
+    already made), the measured workload, the hardware breakdown (CSV, SVG chart)."""
     folder.mkdir(parents=True, exist_ok=True)
-    config_yaml = yaml.dump(tracking.plain_config(cfg), Dumper=_YAML_DUMPER, sort_keys=False)
+    plain = tracking.plain_config(cfg) if plain is None else plain
+    config_yaml = yaml.dump(plain, Dumper=_YAML_DUMPER, sort_keys=False)
     (folder / "config.yaml").write_text(config_yaml)
     hw = result.reports["val"]
     result.measurements["val"].workload.save(folder / "workload.json")

@@ -134,6 +134,8 @@ class SweepFront:
         self._points: list[TrialPoint] = []
         self._front: list[TrialPoint] = []  # as of the last record()
         self._new: list[TrialPoint] = []  # added since
+        self._new_elsewhere: list[TrialPoint] = []  # added since, counted by another writer
+        self._new_bulk: list[TrialPoint] = []  # read by load(), not in the parent's history
         self._differing: set[str] = set()  # params whose value is not the same in all points
         self.reference_design: tuple[str, dict[str, str]] | None = None  # marked on the plot
         self._written: dict[str, dict[str, str]] = {}  # run id -> front tags as in MLflow
@@ -153,7 +155,10 @@ class SweepFront:
         history = client.get_metric_history(parent_run_id, "hypervolume")
         last_step = max((h.step for h in history), default=None)
         front = cls(client, parent, objectives, constraints, reference, last_step)
-        front.add_runs(_child_runs(client, parent))
+        # in the order they started: the history's steps are prefixes of that order
+        children = sorted(_child_runs(client, parent), key=lambda r: r.info.start_time or 0)
+        front.add_runs(children)
+        front._settle_loaded()
         return front
 
     def refresh(self) -> None:
@@ -163,7 +168,7 @@ class SweepFront:
         for k, v in parent.data.params.items():
             if k.startswith(REFERENCE_PARAM) and k != REFERENCE_PARAM[:-1]:
                 self._stored.setdefault(k[len(REFERENCE_PARAM) :], float(v))
-        if self.reference is None and all(k in self._stored for k in self._metrics):
+        if all(k in self._stored for k in self._metrics):  # the stored one wins over ours
             self.reference = {k: self._stored[k] for k in self._metrics}
         history = self._client.get_metric_history(self.parent_run_id, "hypervolume")
         last = max((h.step for h in history), default=None)
@@ -179,23 +184,42 @@ class SweepFront:
         rows = [[p.metrics[k] for k in self._metrics] for p in points]
         return np.array(rows, dtype=float).reshape(len(points), len(self._metrics))
 
-    def add(self, run_ids: Iterable[str], tags: Mapping[str, str] | None = None) -> None:
-        """Count new child runs by id: one read each, so a batch costs O(batch) reads.
+    def add(
+        self, run_ids: Iterable[str], tags: Mapping[str, str] | None = None, elsewhere: bool = False
+    ) -> None:
+        """Count new child runs by id: one read each, so a batch costs O(batch) reads; an id
+        the store does not hold is skipped.
 
         ``tags`` are written on these runs by the next :meth:`record`, in the same round trip
-        as the front's own tags (known runs get them too).
+        as the front's own tags (known runs get them too). ``elsewhere``: another writer of
+        the same parent counted these runs already (a worker's merge), so they come before
+        this writer's own new points in the hypervolume history, whose steps then stay
+        supersets of the steps that writer wrote.
         """
+        from mlflow.exceptions import MlflowException
+
         for run_id in run_ids:
             if tags:
                 self._pending.setdefault(run_id, {}).update(tags)
-            if run_id not in self._children:
-                self.add_runs([self._client.get_run(run_id)])
+            if run_id in self._children:
+                continue
+            try:
+                run = self._client.get_run(run_id)
+            except MlflowException as err:  # e.g. a study's trial whose store was replaced
+                if err.error_code != "RESOURCE_DOES_NOT_EXIST":
+                    raise
+                self._pending.pop(run_id, None)
+                continue
+            self.add_runs([run], elsewhere=elsewhere)
 
-    def add_runs(self, runs: Iterable[Run], tags: Mapping[str, str] | None = None) -> None:
+    def add_runs(
+        self, runs: Iterable[Run], tags: Mapping[str, str] | None = None, elsewhere: bool = False
+    ) -> None:
         """Count child runs already read (e.g. a search's results); known ones are skipped.
 
         FAILED runs count as failed; FINISHED runs with every objective metric are points;
-        runs of another parent are ignored. ``tags`` as in :meth:`add`.
+        runs of another parent are ignored, and so are RUNNING ones (another worker's trial
+        in flight), which count once they end and are read again. ``tags`` as in :meth:`add`.
         """
         for run in runs:
             run_id = run.info.run_id
@@ -204,6 +228,7 @@ class SweepFront:
             if (
                 run_id in self._children
                 or run.data.tags.get("mlflow.parentRunId") != self.parent_run_id
+                or run.info.status == "RUNNING"
             ):
                 continue
             self._children.add(run_id)
@@ -214,7 +239,7 @@ class SweepFront:
                 continue
             held = run.data.tags  # the front tags MLflow has: record() rewrites only changes
             written = {k: held[k] for k in (TAG_FEASIBLE, TAG_PARETO) if k in held}
-            self._add_point(_trial_point(run, self.constraints), written)
+            self._add_point(_trial_point(run, self.constraints), written, elsewhere)
 
     def add_result(
         self,
@@ -260,29 +285,34 @@ class SweepFront:
             self._children.add(run_id)
         self._failed += 1
 
-    def _add_point(self, point: TrialPoint, written: dict[str, str]) -> None:
+    def _add_point(
+        self, point: TrialPoint, written: dict[str, str], elsewhere: bool = False
+    ) -> None:
         # Comparing with any one point suffices: until a key differs, all points agree on it.
         first = self._points[0].params if self._points else point.params
         self._differing.update(
             k for k in first.keys() | point.params.keys() if first.get(k) != point.params.get(k)
         )
         self._points.append(point)
-        self._new.append(point)
+        (self._new_elsewhere if elsewhere else self._new).append(point)
         self._written[point.run_id] = written
 
     def record(self, artifacts: bool = True) -> FrontSummary:
         """Update the front in memory and write what changed (see :func:`record_sweep_front`)."""
-        from mlflow.entities import Metric, Param, RunTag
+        from mlflow.entities import Param, RunTag
 
         client, parent = self._client, self.parent_run_id
+        self.fix_reference()
         # Points are only added, so a dominated point stays dominated: the front of all points
         # is that of the last front plus the new points (O(batch x front), not O(n^2)).
-        candidates = [*self._front, *self._new]
+        history = self._history(self._new_bulk, [*self._new_elsewhere, *self._new])
+        new = [*self._new_bulk, *self._new_elsewhere, *self._new]
+        self._new, self._new_elsewhere, self._new_bulk = [], [], []
+        candidates = [*self._front, *new]
         values = self._values(candidates)
         feasible = np.array([p.feasible for p in candidates], dtype=bool)
         mask = pareto_mask(values, self._directions, feasible)
         self._front = [p for p, on in zip(candidates, mask, strict=True) if on]
-        self._new = []
 
         # Tags: only what changed, one write per run (each is a round trip to the store); the
         # flags of points outside the candidates cannot change.
@@ -296,22 +326,15 @@ class SweepFront:
         for run_id, tags in writes.items():
             client.log_batch(run_id, tags=[RunTag(k, v) for k, v in tags.items()])
 
-        if self.reference is None and self._points:
-            if self._requested_reference is not None:
-                ref = {k: float(self._requested_reference[k]) for k in self._metrics}
-            else:
-                every = self._values(self._points)  # once: when the reference is fixed
-                wide = default_reference(every, self._directions, margin=REFERENCE_MARGIN)
-                ref = dict(zip(self._metrics, wide.tolist(), strict=True))
-            ref = {k: v + 0.0 for k, v in ref.items()}  # -0.0 -> 0.0: the UI shows "-0.0"
-            missing = [
-                Param(REFERENCE_PARAM + k, repr(v)) for k, v in ref.items() if k not in self._stored
-            ]
-            if missing:  # one readable column beside the hypervolume: compare only equal ones
-                missing.append(Param(REFERENCE_PARAM[:-1], hypervolume_reference_text(ref)))
+        missing = [
+            Param(REFERENCE_PARAM + k, repr(v))
+            for k, v in (self.reference or {}).items()
+            if k not in self._stored
+        ]
+        if missing:  # one readable column beside the hypervolume: compare only equal ones
+            missing.append(Param(REFERENCE_PARAM[:-1], hypervolume_reference_text(self.reference)))
             client.log_batch(parent, params=missing)
-            self._stored = {**ref, **self._stored}  # a stored value wins: it is what MLflow keeps
-            self.reference = {k: self._stored[k] for k in self._metrics}
+            self._stored = {**self.reference, **self._stored}
         hv = 0.0
         if self.reference is not None and mask.any():
             hv = hypervolume(
@@ -332,21 +355,103 @@ class SweepFront:
             experiment_id=self.experiment_id,
             reference_design=self.reference_design,
         )
-
-        step = len(self._points)
-        if self._last_step is None or self._last_step < step:
-            now = int(time.time() * 1000)
-            client.log_batch(
-                parent,
-                metrics=[
-                    Metric("hypervolume", hv, now, step),
-                    Metric("pareto_size", float(len(self._front)), now, step),
-                ],
-            )
-            self._last_step = step
+        self._log_history(history)
         if artifacts:  # the plots are most of the cost: a sweeper's intermediate batches skip them
             _log_front_artifacts(client, parent, summary)
         return summary
+
+    def fix_reference(self) -> None:
+        """Fix the hypervolume's reference point, once per sweep, when a point is counted:
+        the stored one, else the one asked for, else :func:`default_reference` of the points
+        counted so far. :meth:`record` calls it; a sweeper that records less often than it
+        counts calls it after its first batch, so the reference stays that of the first
+        trials. It is written to the parent by the next record."""
+        if self.reference is not None or not self._points:
+            return
+        if self._requested_reference is not None:
+            ref = {k: float(self._requested_reference[k]) for k in self._metrics}
+        else:
+            every = self._values(self._points)
+            wide = default_reference(every, self._directions, margin=REFERENCE_MARGIN)
+            ref = dict(zip(self._metrics, wide.tolist(), strict=True))
+        ref = {k: v + 0.0 for k, v in ref.items()}  # -0.0 -> 0.0: the UI shows "-0.0"
+        merged = {**ref, **self._stored}  # a stored value wins: it is what MLflow keeps
+        self.reference = {k: merged[k] for k in self._metrics}
+
+    def _history(
+        self, bulk: Sequence[TrialPoint], new: Sequence[TrialPoint]
+    ) -> list[tuple[int, float, int]]:
+        """(step, hypervolume, front size) for the parent's history: one step with all of
+        ``bulk`` (children read from the store that its history does not cover), then a
+        step after each of the ``new`` points in the order they were counted, however often
+        the front is recorded. Steps already in the history are skipped; after steps of
+        another writer (a worker on the same study), whose order of points is not ours, one
+        step with every point: a superset of what it counted, so the history never goes
+        down."""
+        if self.reference is None:
+            return []
+        first = len(self._points) - len(bulk) - len(new)  # points counted before these
+        if self._last_step is not None and self._last_step > first:
+            bulk, new = [*bulk, *new], []
+        out, front = [], list(self._front)
+        groups = ([bulk] if bulk else []) + [[p] for p in new]
+        step = first
+        for group in groups:
+            step += len(group)
+            front = self._front_of([*front, *group])
+            if self._last_step is None or step > self._last_step:
+                out.append((step, self._hypervolume(front), len(front)))
+        return out
+
+    def _front_of(self, points: Sequence[TrialPoint]) -> list[TrialPoint]:
+        """The non-dominated feasible points of ``points``."""
+        feasible = np.array([p.feasible for p in points], dtype=bool)
+        mask = pareto_mask(self._values(points), self._directions, feasible)
+        return [p for p, on in zip(points, mask, strict=True) if on]
+
+    def _hypervolume(self, front: Sequence[TrialPoint]) -> float:
+        assert self.reference is not None
+        if not front:
+            return 0.0
+        reference = [self.reference[k] for k in self._metrics]
+        return hypervolume(self._values(front), self._directions, reference)
+
+    def _settle_loaded(self) -> None:
+        """After :meth:`load`: the first children (in the order they started) that the
+        parent's history already counts are recorded, their tags checked; the others are a
+        bulk that the next :meth:`record` counts in one step. Without a history they stay
+        points to count one by one."""
+        if self._last_step is None:
+            return
+        covered = min(self._last_step, len(self._new))
+        recorded, self._new_bulk, self._new = self._new[:covered], self._new[covered:], []
+        self._front = self._front_of(recorded)
+        on_front = {p.run_id for p in self._front}
+        for p in recorded:  # tags a killed writer left unwritten
+            written = self._written[p.run_id]
+            for key, val in ((TAG_FEASIBLE, p.feasible), (TAG_PARETO, p.run_id in on_front)):
+                text = "true" if val else "false"
+                if written.get(key) != text:
+                    self._pending.setdefault(p.run_id, {})[key] = written[key] = text
+
+    def _log_history(self, history: Sequence[tuple[int, float, int]]) -> None:
+        """The parent's ``hypervolume`` and ``pareto_size`` at each new step, in batches of
+        MLflow's limit (1000 metrics per call)."""
+        from mlflow.entities import Metric
+
+        now = int(time.time() * 1000)
+        metrics = [
+            m
+            for step, hv, size in history
+            for m in (
+                Metric("hypervolume", hv, now, step),
+                Metric("pareto_size", float(size), now, step),
+            )
+        ]
+        for start in range(0, len(metrics), 1000):
+            self._client.log_batch(self.parent_run_id, metrics=metrics[start : start + 1000])
+        if history:
+            self._last_step = history[-1][0]
 
 
 def _log_front_artifacts(
@@ -374,9 +479,12 @@ def record_sweep_front(
     tags ``dse.feasible`` and ``dse.pareto_optimal`` ("true"/"false", rewritten only when
     they change; infeasible children are never "true").
 
-    On the parent: metric ``pareto_size`` and metric ``hypervolume`` at step = number of
-    counted children, and, unless ``artifacts`` is False (the plots are most of the
-    cost), ``pareto_front.png/.svg/.csv`` and ``pareto_summary.json/.md``.
+    On the parent: metrics ``pareto_size`` and ``hypervolume`` with a step per counted
+    child (step k: the front of the first k children, in the order they started); when the
+    parent already has steps that this front did not write (an earlier call, another
+    worker), one step at the number of counted children instead, so the history never goes
+    down. Unless ``artifacts`` is False (the plots are most of the cost), also
+    ``pareto_front.png/.svg/.csv`` and ``pareto_summary.json/.md``.
 
     Hypervolume reference rule: the first call that sees a counted child fixes the
     reference point, either ``reference`` (metric -> value) or :func:`default_reference`

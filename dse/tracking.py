@@ -326,6 +326,8 @@ class SweepCallback(Callback):
         from dse.front_store import record_sweep_front
         from dse.search import constraints_of, objectives_of
 
+        if opens_own_parent(config):  # closed by its sweeper, or left to the study's last worker
+            return
         run_id = read_parent_run_id(config.hydra.sweep.dir)
         if run_id is None:
             return
@@ -455,8 +457,15 @@ class SweepRecorder:
         front = self._open()
         if front is None:
             return
-        front.add([r for r in run_ids if not front.known(r)])
+        front.add([r for r in run_ids if not front.known(r)], elsewhere=True)
         front.refresh()
+
+    def fix_reference(self) -> None:
+        """Fix the hypervolume's reference from the points counted so far (once per study;
+        a no-op after that): :meth:`dse.front_store.SweepFront.fix_reference`."""
+        front = self._open()
+        if front is not None:
+            front.fix_reference()
 
     def record(self, artifacts: bool = False) -> Any:
         """Write what changed (tags, hypervolume; the plots when ``artifacts``)."""
@@ -500,8 +509,16 @@ class SweepRecorder:
 
 def job_params(ret: Any) -> dict[str, str]:
     """A job's params as its MLflow run holds them (the flattened config, plugin choices
-    for the groups), from the ``JobReturn``'s configs."""
-    params = {k: str(v)[:6000] for k, v in flatten(plain_config(ret.cfg)).items()}
+    for the groups): those the design point returned (``mlflow_params``), else made from
+    the ``JobReturn``'s config."""
+    from hydra.core.utils import JobStatus
+
+    value = ret.return_value if ret.status == JobStatus.COMPLETED else None
+    returned = value.get("mlflow_params") if isinstance(value, Mapping) else None
+    if isinstance(returned, Mapping):
+        params = {str(k): str(v) for k, v in returned.items()}
+    else:
+        params = run_params(plain_config(ret.cfg))
     choices = OmegaConf.select(ret.hydra_cfg, "hydra.runtime.choices") if ret.hydra_cfg else None
     for group in PLUGIN_GROUPS:
         if choices is not None and choices.get(group) is not None:
@@ -539,6 +556,12 @@ def flatten(node: Any, prefix: str = "") -> dict[str, Any]:
     return out
 
 
+def run_params(plain: Mapping[str, Any]) -> dict[str, str]:
+    """A design point's MLflow params from its :func:`plain_config`: the flattened keys,
+    each value as text (MLflow keeps at most 6000 characters)."""
+    return {k: str(v)[:6000] for k, v in flatten(dict(plain)).items()}
+
+
 def start_design_run(
     client: MlflowClient,
     exp_id: str,
@@ -546,49 +569,70 @@ def start_design_run(
     choices: dict[str, str],
     run_name: str,
     parent_run_id: str | None,
+    log_params: bool = True,
 ) -> str:
-    """Create the design point's run with its params and tags, before any work."""
-    from mlflow.entities import Param
-
+    """Create the design point's run with its tags (and its params, unless ``log_params``
+    is false: ``dse`` hands them to :func:`finish_design_run` / :func:`fail_design_run`
+    instead, one write fewer per run), before any work."""
     tags = {f"dse.{group}": choices.get(group, "") for group in PLUGIN_GROUPS}
     tags.update({str(k): redact(str(v)) for k, v in (cfg.tracking.tags or {}).items()})
     if parent_run_id:
         tags["mlflow.parentRunId"] = parent_run_id
     run_id = client.create_run(exp_id, run_name=run_name, tags=tags).info.run_id
-    params = [Param(k, str(v)[:6000]) for k, v in flatten(plain_config(cfg)).items()]
-    for start in range(0, len(params), 100):  # MLflow's batch limit is 100 params
-        client.log_batch(run_id, params=params[start : start + 100])
+    if log_params:
+        _log_batch(client, run_id, params=run_params(plain_config(cfg)))
     return run_id
+
+
+def _log_batch(
+    client: MlflowClient,
+    run_id: str,
+    params: Mapping[str, str] | None = None,
+    metrics: Mapping[str, float] | None = None,
+    tags: Mapping[str, str] | None = None,
+) -> None:
+    """Params, metrics and tags in as few calls as MLflow's limits allow (100 params and
+    100 tags per call, 1000 entries in all): one for a design point's run."""
+    from mlflow.entities import Metric, Param, RunTag
+
+    now = int(time.time() * 1000)
+    p = [Param(k, v) for k, v in (params or {}).items()]
+    m = [Metric(k, float(v), now, 0) for k, v in (metrics or {}).items()]
+    t = [RunTag(k, str(v)) for k, v in (tags or {}).items()]
+    while p or m or t:
+        room = 1000 - min(len(p), 100) - min(len(t), 100)
+        client.log_batch(run_id, metrics=m[:room], params=p[:100], tags=t[:100])
+        p, m, t = p[100:], m[room:], t[100:]
 
 
 def finish_design_run(
     client: MlflowClient,
     run_id: str,
-    metrics: dict[str, float],
-    tags: dict[str, str],
+    metrics: Mapping[str, float],
+    tags: Mapping[str, str],
     artifact_dir: Path | None = None,
+    params: Mapping[str, str] | None = None,
 ) -> None:
-    """Metrics and tags in one batch, the files of ``artifact_dir`` in one call, FINISHED."""
-    from mlflow.entities import Metric, RunTag
-
-    now = int(time.time() * 1000)
-    client.log_batch(
-        run_id,
-        metrics=[Metric(k, float(v), now, 0) for k, v in metrics.items()],
-        tags=[RunTag(k, str(v)) for k, v in tags.items()],
-    )
+    """Params (when :func:`start_design_run` did not log them), metrics and tags in one
+    batch, the files of ``artifact_dir`` in one call, FINISHED."""
+    _log_batch(client, run_id, params=params, metrics=metrics, tags=tags)
     if artifact_dir is not None:
         client.log_artifacts(run_id, str(artifact_dir))
     client.set_terminated(run_id, "FINISHED")
 
 
-def fail_design_run(client: MlflowClient, run_id: str, error: BaseException) -> None:
-    """Mark the run FAILED with the error (KILLED when a signal stopped it); the run id
-    travels on with the error (``error.mlflow_run_id``), so a sweeper tags the run without
-    searching for it."""
+def fail_design_run(
+    client: MlflowClient,
+    run_id: str,
+    error: BaseException,
+    params: Mapping[str, str] | None = None,
+) -> None:
+    """Mark the run FAILED with the error (KILLED when a signal stopped it), with its
+    ``params`` when they were not logged at its start; the run id travels on with the error
+    (``error.mlflow_run_id``), so a sweeper tags the run without searching for it."""
     killed = isinstance(error, KeyboardInterrupt | SystemExit)
     text = f"interrupted ({error})" if killed else f"{type(error).__name__}: {error}"
-    client.set_tag(run_id, "dse.error", text[:5000])
+    _log_batch(client, run_id, params=params, tags={"dse.error": text[:5000]})
     client.set_terminated(run_id, "KILLED" if killed else "FAILED")
     try:
         error.mlflow_run_id = run_id  # type: ignore[attr-defined]

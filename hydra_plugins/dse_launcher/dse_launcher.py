@@ -14,8 +14,8 @@ would compose: ``tests/sweeper/test_launcher.py`` checks that key by key.
 
 from __future__ import annotations
 
-import copy
 import logging
+import pickle
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -48,7 +48,9 @@ class DseLocalLauncher(Launcher):
         self.hydra_context: HydraContext | None = None
         self.task_function: TaskFunction | None = None
         self._parser = OverridesParser.create()
-        self._composed: dict[tuple[str, ...], DictConfig] = {}
+        # structural overrides -> the composed config, pickled: unpickling a copy for each
+        # job costs a third of a deepcopy (2.7 vs 7.4 ms for the default search's config)
+        self._composed: dict[tuple[str, ...], bytes] = {}
         self._repository: Any = None
 
     def setup(
@@ -102,11 +104,14 @@ class DseLocalLauncher(Launcher):
         structural = tuple(o.input_line for o, v in zip(parsed, is_value, strict=True) if not v)
         base = self._composed.get(structural)
         if base is None:
-            base = self.hydra_context.config_loader.load_sweep_config(self.config, list(structural))
+            composed = self.hydra_context.config_loader.load_sweep_config(
+                self.config, list(structural)
+            )
+            base = pickle.dumps(composed, protocol=pickle.HIGHEST_PROTOCOL)
             self._composed[structural] = base
+        job_config = pickle.loads(base)  # our own bytes, made above: never read from disk
         if not values:
-            return copy.deepcopy(base)
-        job_config = copy.deepcopy(base)
+            return job_config
         ConfigLoaderImpl._apply_overrides_to_config(values, job_config)
         task = [o for o in parsed if not o.is_hydra_override()]
         hydra_job = job_config.hydra.job

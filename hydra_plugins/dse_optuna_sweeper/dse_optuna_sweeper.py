@@ -37,8 +37,12 @@ log = logging.getLogger(__name__)
 
 DEFAULT_OBJECTIVES = (Objective("snn_accuracy", "maximize"), Objective("energy_uj", "minimize"))
 TAG_STATE = "optuna.trial_state"
-# Seconds between redraws of the front's plots on the parent run while a sweep goes on:
-# progress to watch in long sweeps, a negligible share of their time in fast ones.
+# Seconds between records of the front while a sweep goes on (tags, hypervolume history:
+# a step per trial whatever the interval), and between redraws of its plots: progress to
+# watch in long sweeps, a negligible share of the time in fast ones, where a record after
+# every trial cost more than the floor of the libraries (bench/trial_floor.py). The end of
+# the sweep, a failure or a signal records everything that finished.
+FRONT_INTERVAL_S = 10.0
 PLOT_INTERVAL_S = 60.0
 
 
@@ -54,10 +58,11 @@ class DseOptunaSweeper(Sweeper):
     metric names, and a ``search.reference`` design is its first trial). A trial whose job
     raises is told as FAIL and the sweep goes
     on, until failures exceed ``max_failure_rate * n_trials`` (or every trial failed): one
-    line ``error: ...``, the parent run FAILED. After each batch the child MLflow runs get
+    line ``error: ...``, the parent run FAILED. The child MLflow runs get
     tag ``optuna.trial_state`` and the front on the parent run is updated from the jobs'
     return values (:class:`dse.tracking.SweepRecorder`, the same writer as for grids: it
-    reads nothing back); at the end the sweeper closes the parent run and prints the front.
+    reads nothing back), every ``FRONT_INTERVAL_S`` seconds and at the end, when the
+    sweeper closes the parent run and prints the front.
 
     Resuming: with a ``storage`` and ``load_if_exists``, running the same command again
     loads the study ``study_name`` and adds ``n_trials`` more. A seeded sampler draws each
@@ -101,7 +106,6 @@ class DseOptunaSweeper(Sweeper):
         self._pending: list[optuna.Trial] = []  # asked, not told yet
         self._heartbeat: Heartbeat | None = None
         self._recorder: SweepRecorder | None = None
-        self._shared = False  # another worker was seen on the study: merge its trials
         self._done = 0
 
     def _check_settings(self) -> None:
@@ -183,7 +187,8 @@ class DseOptunaSweeper(Sweeper):
         if self.seed is None:
             study.sampler = instantiate(sampler_cfg)
         else:  # workers on one study never share a random stream (_seeding.py)
-            study.sampler = SeedPerTrial(lambda s: instantiate(sampler_cfg, seed=s), self.seed)
+            make = instantiate(sampler_cfg, _partial_=True)  # once: a sampler per trial is cheap
+            study.sampler = SeedPerTrial(lambda s: make(seed=s), self.seed)
         return study
 
     # ------------------------------------------------------------------ the loop
@@ -334,7 +339,7 @@ class DseOptunaSweeper(Sweeper):
         )
         summary: FrontSummary | None = None
         failures, done, last_error = 0, kept, ""
-        last_plot = time.monotonic()
+        last_front = last_plot = time.monotonic()
         while done < n_trials:
             batch = []
             for _ in range(min(self.n_jobs, n_trials - done)):
@@ -388,13 +393,13 @@ class DseOptunaSweeper(Sweeper):
                     log.warning("[trial %d] %s -> FAILED: %s", trial.number, params, error)
             done += len(batch)
             self._done = done
-            # Tags and hypervolume after every batch; the plots (most of the cost) every
-            # PLOT_INTERVAL_S, and at the end (finish).
-            plots = done < n_trials and time.monotonic() - last_plot >= PLOT_INTERVAL_S
-            if plots:
-                last_plot = time.monotonic()
-            if done < n_trials:
+            recorder.fix_reference()  # from the first trials, however late the first record
+            now = time.monotonic()
+            if done < n_trials and now - last_front >= FRONT_INTERVAL_S:
+                plots = now - last_plot >= PLOT_INTERVAL_S
                 summary = self._record_front(study, todo.uid, artifacts=plots)
+                last_front = time.monotonic()
+                last_plot = last_front if plots else last_plot
             if failures > self.max_failure_rate * n_trials:
                 message = (
                     f"stopping the sweep: {failures} of {done} trials failed, more than "
@@ -432,13 +437,13 @@ class DseOptunaSweeper(Sweeper):
         return [i for i in ids if isinstance(i, str)]
 
     def _record_front(self, study: optuna.Study, uid: str, artifacts: bool) -> FrontSummary | None:
-        """The front after a batch. Alone on the study: from this worker's results. With
-        other workers: under the study's lock, after counting what they finished, so the
-        front, its tags and the hypervolume history are the whole study's, one writer at a
-        time, on the reference point the first writer fixed."""
+        """The front so far. On a stored study, under the study's lock after counting what
+        other workers finished (whenever they ran: a worker that ended before this record
+        still counts), so the front, its tags and the hypervolume history are the whole
+        study's, one writer at a time, on the reference point the first writer fixed. Alone
+        that costs a lock and two reads, every FRONT_INTERVAL_S."""
         assert self._recorder is not None
-        self._shared = self._shared or self._others_running(study, uid) > 0
-        if not self._shared:
+        if not self.storage:  # in memory: no other worker can exist
             return self._recorder.record(artifacts=artifacts)
         with self._lock(f"front:{self.study_name}"):
             self._recorder.merge(self._finished_runs(study))
@@ -451,7 +456,7 @@ class DseOptunaSweeper(Sweeper):
         assert self._recorder is not None and self._heartbeat is not None
         with self._lock(f"front:{self.study_name}"):
             others = self._others_running(study, uid)
-            if self._shared or others:
+            if self.storage:  # others' trials, whenever they ran (nothing new when alone)
                 self._recorder.merge(self._finished_runs(study))
             summary = self._recorder.finish(close=others == 0)
             self._heartbeat.close("finished")
@@ -621,6 +626,8 @@ class DseOptunaSweeper(Sweeper):
             others = _count(lambda: self._others_running(study, uid))
         try:
             if others:  # other workers go on with the study: only this one's runs close
+                if self._recorder is not None:  # the tags of what this worker finished
+                    self._record_front(study, uid, artifacts=False)
                 self._close_trial_runs([t.number for t in settled], f"interrupted: {reason}")
                 where = f"; {others} other worker(s) still run the study, its parent run stays"
             elif recorder is not None:

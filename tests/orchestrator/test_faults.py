@@ -217,6 +217,57 @@ def test_a_signal_mid_sweep_closes_everything_and_the_rerun_finishes(
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_a_signal_after_n_trials_leaves_n_complete_child_runs(
+    tmp_path: Path, sig: signal.Signals
+) -> None:
+    """The front is recorded every few seconds, not after each trial: a sweep stopped by a
+    signal after N told trials still has N complete child runs (params, metrics, files,
+    trial state, feasibility and Pareto tags that agree with the front of what finished)
+    and the hypervolume of all N on its parent."""
+    import numpy as np
+    from mlflow import MlflowClient
+
+    from dse.pareto import pareto_mask
+
+    out = tmp_path / "out"
+    proc = start_sweep(out, "hydra.sweeper.n_trials=12")
+    wait_for_trials(proc, 4)
+    time.sleep(0.2)
+    proc.send_signal(sig)
+    code, stderr = end(proc)
+    assert code == 128 + sig, stderr[-3000:]
+    told = [t for t in study_trials(out) if t.state.name == "COMPLETE"]
+    assert len(told) >= 4
+    client = MlflowClient(f"sqlite:///{out}/mlflow.db")
+    runs = mlflow_runs(out)
+    (parent,) = [r for r in runs if r.data.tags.get("dse.kind") == "sweep"]
+    finished = [r for r in runs if r.info.status == "FINISHED"]
+    assert sorted(int(r.data.tags["optuna_trial"]) for r in finished) == sorted(
+        t.number for t in told
+    )
+    n_params = {len(r.data.params) for r in finished}
+    assert len(n_params) == 1 and n_params.pop() > 50  # every key of the config, each run
+    for run in finished:
+        assert {"snn_accuracy", "energy_uj", "stage_seconds"} <= set(run.data.metrics)
+        assert run.data.tags["optuna.trial_state"] == "COMPLETE"
+        files = {a.path for a in client.list_artifacts(run.info.run_id)}
+        assert {"config.yaml", "workload.json", "hardware_breakdown.csv"} <= files
+    values = np.array(
+        [[r.data.metrics["snn_accuracy"], r.data.metrics["energy_uj"]] for r in finished]
+    )
+    feasible = values[:, 0] >= 80  # pareto_digits: snn_accuracy >= 80
+    on_front = pareto_mask(values, ["maximize", "minimize"], feasible)
+    for run, ok, on in zip(finished, feasible, on_front, strict=True):
+        assert run.data.tags["dse.feasible"] == str(bool(ok)).lower()
+        assert run.data.tags["dse.pareto_optimal"] == str(bool(on)).lower()
+    history = client.get_metric_history(parent.info.run_id, "hypervolume")
+    assert history[-1].step == len(finished)
+    sizes = client.get_metric_history(parent.info.run_id, "pareto_size")
+    assert sizes[-1].value == on_front.sum()
+
+
+@pytest.mark.slow
 def test_kill_9_five_times_then_rerun_ends_with_the_trials_asked_for(tmp_path: Path) -> None:
     """The issue's target: kill -9 at a random point of a 10-trial sweep, 5 times, rerun
     each time: exactly 10 completed trials, each recorded once in MLflow."""

@@ -71,7 +71,13 @@ def test_three_workers_started_together_share_one_study_and_one_front(
     assert on_front == {t.number for t in study.best_trials}
     history = client.get_metric_history(parent.info.run_id, "hypervolume")
     steps = [m.step for m in history]
-    assert len(steps) == len(set(steps)), "two writers recorded the same step"
+    assert len(steps) == len(set(steps)), (
+        "two writers recorded the same step",
+        sorted((m.timestamp, m.step, m.value) for m in history),
+    )
+    assert max(steps) == len(children)
+    values = [m.value for m in sorted(history, key=lambda m: m.step)]
+    assert values == sorted(values), sorted((m.timestamp, m.step, m.value) for m in history)
 
     # no password in any tag, param, artifact, log line or saved config of ours (Hydra's
     # own .hydra/ files keep the command line: docs/SCALING.md says to use PGPASSWORD)
@@ -97,16 +103,23 @@ def test_a_worker_killed_mid_trial_is_settled_by_the_next(
     from mlflow import MlflowClient
 
     first = start_worker(tmp_path, 0, postgres_url, mlflow_server, 6)
+    client = MlflowClient(tracking_uri=mlflow_server)
     deadline = time.monotonic() + 600
-    while True:  # kill once two trials are told and a third is running
-        time.sleep(0.2)
+    while True:  # kill once two trials are told and a third is running, its MLflow run open
+        time.sleep(0.05)
         try:
             study = optuna.load_study(study_name="pareto_digits", storage=postgres_url)
         except KeyError:  # not created yet
             continue
         states = [t.state.name for t in study.trials]
         if states.count("COMPLETE") >= 2 and "RUNNING" in states:
-            break
+            exp = client.get_experiment_by_name("snn-dse")
+            running = client.search_runs(
+                [exp.experiment_id],
+                "attributes.status = 'RUNNING' and tags.optuna_trial != ''",
+            )
+            if running:
+                break
         assert first.poll() is None and time.monotonic() < deadline, first.communicate()[0]
     first.send_signal(signal.SIGKILL)
     first.communicate(timeout=60)
@@ -118,7 +131,6 @@ def test_a_worker_killed_mid_trial_is_settled_by_the_next(
     study = optuna.load_study(study_name="pareto_digits", storage=postgres_url)
     states = [t.state.name for t in study.trials]
     assert "RUNNING" not in states and states.count("COMPLETE") == 6, states
-    client = MlflowClient(tracking_uri=mlflow_server)
     exp = client.get_experiment_by_name("snn-dse").experiment_id
     runs = client.search_runs([exp], max_results=1000)
     assert "RUNNING" not in {r.info.status for r in runs}
@@ -126,4 +138,7 @@ def test_a_worker_killed_mid_trial_is_settled_by_the_next(
     finished = [int(r.data.tags["optuna_trial"]) for r in children if r.info.status == "FINISHED"]
     complete = sorted(t.number for t in study.trials if t.state.name == "COMPLETE")
     assert sorted(finished) == complete  # each completed trial recorded once, none lost
-    assert any(r.info.status in ("KILLED", "FAILED") for r in children)  # the killed trial's
+    # the killed trial's run closed, or (a cache-hit trial is ~0.1 s) it had finished before
+    # the kill landed and its result was kept
+    killed = [r for r in children if r.info.status in ("KILLED", "FAILED")]
+    assert killed or "finished before its process died: result kept" in out, out[-3000:]

@@ -75,13 +75,16 @@ def test_tags_artifacts_and_monotone_hypervolume(store, tmp_path: Path) -> None:
     on_front = {r.info.run_id for r, on in zip(done, expect, strict=True) if on}
     assert {p.run_id for p in summary.front} == on_front
 
+    # A step per counted point from the first call; each later one-shot call (a fresh read,
+    # after steps it did not write) adds one step with every point, so it never goes down.
     history = client.get_metric_history(parent, "hypervolume")
-    assert [h.step for h in history] == [4, 8, 12]
+    assert [h.step for h in history] == [1, 2, 3, 4, 8, 12]
     values = [h.value for h in history]
-    assert values == pytest.approx(hv) and values == sorted(values) and values[0] > 0
+    assert [values[3], values[4], values[5]] == pytest.approx(hv)  # each call's front
+    assert values == sorted(values) and values[-1] > 0
     # a second call with nothing new adds no history point; the reference is fixed in params
     record_sweep_front(client, parent, OBJ, constraints)
-    assert len(client.get_metric_history(parent, "hypervolume")) == 3
+    assert len(client.get_metric_history(parent, "hypervolume")) == 6
     params = client.get_run(parent).data.params
     assert set(params) == {
         "hypervolume_reference.snn_accuracy",
@@ -198,7 +201,7 @@ def test_incremental_front_equals_a_fresh_record(store) -> None:
     assert on_front_once - {p.run_id for p in summary.front}  # some left the front: retagged
     assert_matches_a_fresh_read(client, parent, summary)
     history = client.get_metric_history(parent, "hypervolume")
-    assert [h.step for h in history] == [3, 6, 9, 12, 15]  # the fresh read added no step
+    assert [h.step for h in history] == list(range(1, 16))  # the fresh read added no step
     assert history[-1].value == pytest.approx(summary.hypervolume)
     assert [h.value for h in history] == sorted(h.value for h in history)
 
@@ -288,7 +291,7 @@ def test_resumed_front_continues_the_hypervolume_history(store) -> None:
     after = resumed.record(artifacts=False)
 
     history = client.get_metric_history(parent, "hypervolume")
-    assert [h.step for h in history] == [4, 8, 12]
+    assert [h.step for h in history] == list(range(1, 13))
     assert [h.value for h in history] == sorted(h.value for h in history)
     assert after.hypervolume >= before.hypervolume and after.reference == before.reference
     assert client.get_run(parent).data.params == reference

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dse.pareto import pareto_mask
+from dse.pareto import hypervolume, pareto_mask
 
 APP = Path(__file__).with_name("toy_app.py")
 
@@ -134,12 +134,20 @@ def test_sweep_records_front_failures_constraints_and_resumes(app, tmp_path: Pat
     expect = pareto_mask(vals, ["maximize", "minimize"], feas)
     got = np.array([r.data.tags["dse.pareto_optimal"] == "true" for r in done])
     assert (got == expect).all() and expect.any()
-    # hypervolume history: one point per batch (n_jobs=1), never decreasing
+    # hypervolume history: one step per finished trial, never decreasing
     history = client.get_metric_history(parent, "hypervolume")
-    steps = [h.step for h in history]
-    assert steps == sorted(steps) and steps[-1] == len(done)
+    assert [h.step for h in history] == list(range(1, len(done) + 1))
     values = [h.value for h in history]
     assert values == sorted(values) and values[-1] > 0
+    # step k: the hypervolume of the first k trials' front, computed here independently
+    params = client.get_run(parent).data.params
+    ref = [float(params[f"hypervolume_reference.{k}"]) for k in ("snn_accuracy", "energy_uj")]
+    order = np.argsort([int(r.data.tags["optuna_trial"]) for r in done])
+    for k in range(1, len(done) + 1):
+        first = order[:k]
+        on = pareto_mask(vals[first], ["maximize", "minimize"], feas[first])
+        expected = hypervolume(vals[first][on], ["maximize", "minimize"], ref) if on.any() else 0
+        assert values[k - 1] == pytest.approx(expected)
     art = Path(client.download_artifacts(parent, "", str(tmp_path / "dl")))
     for name in ("pareto_front.png", "pareto_front.svg", "pareto_front.csv", "pareto_summary.json"):
         assert (art / name).stat().st_size > 0
@@ -170,7 +178,7 @@ def test_parallel_batches_with_joblib_launcher(app) -> None:
     client, parents, runs = children(out)
     assert len(runs) == 4 and all(r.info.status == "FINISHED" for r in runs)
     history = client.get_metric_history(parents[0].info.run_id, "hypervolume")
-    assert [h.step for h in history] == [2, 4]  # one record per batch of two
+    assert [h.step for h in history] == [1, 2, 3, 4]  # a step per trial, batches of two
     assert len({(r.data.params["x"], r.data.params["y"]) for r in runs}) == 4
 
 
