@@ -136,6 +136,7 @@ class SweepFront:
         self._new: list[TrialPoint] = []  # added since
         self._new_elsewhere: list[TrialPoint] = []  # added since, counted by another writer
         self._new_bulk: list[TrialPoint] = []  # read by load(), not in the parent's history
+        self._held: dict[str, set[str]] = {}  # run id -> its tag keys, for runs read from MLflow
         self._differing: set[str] = set()  # params whose value is not the same in all points
         self.reference_design: tuple[str, dict[str, str]] | None = None  # marked on the plot
         self._written: dict[str, dict[str, str]] = {}  # run id -> front tags as in MLflow
@@ -232,6 +233,7 @@ class SweepFront:
             ):
                 continue
             self._children.add(run_id)
+            self._held[run_id] = set(run.data.tags)
             if run.info.status == "FAILED":
                 self._failed += 1
             m = run.data.metrics
@@ -240,6 +242,19 @@ class SweepFront:
             held = run.data.tags  # the front tags MLflow has: record() rewrites only changes
             written = {k: held[k] for k in (TAG_FEASIBLE, TAG_PARETO) if k in held}
             self._add_point(_trial_point(run, self.constraints), written, elsewhere)
+
+    def tag_missing(self, tags: Mapping[str, Mapping[str, str]]) -> None:
+        """Runs read from MLflow (a resumed sweep's, another worker's) that lack some of the
+        given tags (run id -> tags) get them with the next :meth:`record`; e.g. the trial
+        state a writer killed before its record could not write."""
+        for run_id, wanted in tags.items():
+            held = self._held.get(run_id)
+            if held is None:
+                continue
+            missing = {k: v for k, v in wanted.items() if k not in held}
+            if missing:
+                self._pending.setdefault(run_id, {}).update(missing)
+                held.update(missing)
 
     def add_result(
         self,

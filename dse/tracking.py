@@ -467,6 +467,13 @@ class SweepRecorder:
         if front is not None:
             front.fix_reference()
 
+    def tag_missing(self, tags: Mapping[str, Mapping[str, str]]) -> None:
+        """Tags (run id -> tags) for runs read back from MLflow that lack them
+        (:meth:`dse.front_store.SweepFront.tag_missing`), written with the next record."""
+        front = self._open()
+        if front is not None:
+            front.tag_missing(tags)
+
     def record(self, artifacts: bool = False) -> Any:
         """Write what changed (tags, hypervolume; the plots when ``artifacts``)."""
         front = self._open()

@@ -458,6 +458,10 @@ class DseOptunaSweeper(Sweeper):
             others = self._others_running(study, uid)
             if self.storage:  # others' trials, whenever they ran (nothing new when alone)
                 self._recorder.merge(self._finished_runs(study))
+            # the state of trials whose writer was killed before it recorded them
+            self._recorder.tag_missing(
+                {r: {TAG_STATE: "COMPLETE"} for r in self._finished_runs(study)}
+            )
             summary = self._recorder.finish(close=others == 0)
             self._heartbeat.close("finished")
         if others:

@@ -116,6 +116,9 @@ def assert_settled(out: Path, complete: int) -> None:
         trial = by_trial[int(r.data.tags["optuna_trial"])]
         assert trial.user_attrs["mlflow_run_id"] == r.info.run_id
         assert trial.values[0] == pytest.approx(r.data.metrics["snn_accuracy"])
+        # the front's tags, even for trials a killed writer never recorded
+        assert r.data.tags.get("optuna.trial_state") == "COMPLETE", r.info.run_name
+        assert {"dse.feasible", "dse.pareto_optimal"} <= set(r.data.tags), r.info.run_name
 
 
 def start(args: list[str], cwd: Path) -> subprocess.Popen:

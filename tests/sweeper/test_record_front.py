@@ -296,3 +296,27 @@ def test_resumed_front_continues_the_hypervolume_history(store) -> None:
     assert after.hypervolume >= before.hypervolume and after.reference == before.reference
     assert client.get_run(parent).data.params == reference
     assert_matches_a_fresh_read(client, parent, after)
+
+
+def test_a_killed_writers_unrecorded_trials_get_their_tags_on_resume(store) -> None:
+    """A writer killed between its trials' ends and its next record (the front is recorded
+    every few seconds) left finished runs without the trial state and Pareto tags, and the
+    history short of them: the next front to load the parent completes both."""
+    client, exp, parent = store
+    rng = np.random.default_rng(5)
+    first = SweepFront.load(client, parent, OBJ, AREA)
+    first.add(add_batch(client, exp, parent, rng, 0, 4).values(), tags={TAG_STATE: "COMPLETE"})
+    first.record(artifacts=False)
+    unrecorded = add_batch(client, exp, parent, rng, 4, 3)  # finished, then the kill
+
+    resumed = SweepFront.load(client, parent, OBJ, AREA)
+    resumed.tag_missing({r: {TAG_STATE: "COMPLETE"} for r in unrecorded.values()})
+    resumed.tag_missing({r: {TAG_STATE: "FAIL"} for r in unrecorded.values()})  # held now
+    summary = resumed.record(artifacts=False)
+    for run_id in unrecorded.values():
+        tags = client.get_run(run_id).data.tags
+        assert tags[TAG_STATE] == "COMPLETE" and TAG_PARETO in tags and "dse.feasible" in tags
+    history = client.get_metric_history(parent, "hypervolume")
+    assert [h.step for h in history] == [1, 2, 3, 4, 7]  # the three in one step
+    assert history[-1].value == pytest.approx(summary.hypervolume)
+    assert_matches_a_fresh_read(client, parent, summary)
