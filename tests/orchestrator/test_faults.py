@@ -341,7 +341,10 @@ def test_ctrl_c_in_one_of_two_workers_leaves_the_other_the_study(tmp_path: Path)
     """One worker of a shared study stopped: its trial FAIL and run KILLED, the parent run
     stays RUNNING for the other worker, which finishes and closes it."""
     out = tmp_path / "out"
-    stopped, other = (start_sweep(out, "hydra.sweeper.n_trials=6") for _ in range(2))
+    # the other has more to do: cache-hit trials take ~0.25 s, and whichever worker waits
+    # for the other's pretraining starts seconds later
+    stopped = start_sweep(out, "hydra.sweeper.n_trials=6")
+    other = start_sweep(out, "hydra.sweeper.n_trials=40")
     wait_for_trials(stopped, 2)
     time.sleep(0.2)
     stopped.send_signal(signal.SIGINT)
