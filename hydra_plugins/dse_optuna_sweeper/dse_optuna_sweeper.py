@@ -456,12 +456,11 @@ class DseOptunaSweeper(Sweeper):
         assert self._recorder is not None and self._heartbeat is not None
         with self._lock(f"front:{self.study_name}"):
             others = self._others_running(study, uid)
+            finished = self._finished_runs(study)
             if self.storage:  # others' trials, whenever they ran (nothing new when alone)
-                self._recorder.merge(self._finished_runs(study))
+                self._recorder.merge(finished)
             # the state of trials whose writer was killed before it recorded them
-            self._recorder.tag_missing(
-                {r: {TAG_STATE: "COMPLETE"} for r in self._finished_runs(study)}
-            )
+            self._recorder.tag_missing({r: {TAG_STATE: "COMPLETE"} for r in finished})
             summary = self._recorder.finish(close=others == 0)
             self._heartbeat.close("finished")
         if others:
