@@ -3,12 +3,10 @@ never the working directory; the printed browse command works and shows no passw
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from conftest import run_dse
 
 pytestmark = pytest.mark.slow
 
@@ -19,14 +17,10 @@ def test_a_design_point_tracked_in_postgresql(tmp_path: Path, postgres_url: str)
     work, out = tmp_path / "work", tmp_path / "out"
     work.mkdir()
     uri = postgres_url.replace("://dse@", "://dse:pw-masked@")  # trust auth ignores it
-    done = subprocess.run(
-        [str(Path(sys.executable).parent / "dse"), "training.epochs=1"]
-        + [f"tracking.uri={uri}", f"paths.outputs={out}"],
-        cwd=work,
-        env={**os.environ, "OMP_NUM_THREADS": "1", "TQDM_DISABLE": "1"},
-        capture_output=True,
-        text=True,
-        timeout=600,
+    done = run_dse(
+        ["training.epochs=1", f"tracking.uri={uri}", f"paths.outputs={out}"],
+        work,
+        {"OMP_NUM_THREADS": "1", "TQDM_DISABLE": "1"},
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "pw-masked" not in done.stdout + done.stderr

@@ -3,31 +3,26 @@ under the dse_optuna sweeper: trials run in job processes of their own."""
 
 from __future__ import annotations
 
-import os
-import sys
 from pathlib import Path
 
 import pytest
+from conftest import run_dse
 
 pytestmark = pytest.mark.slow
 
 
 def test_a_search_runs_its_trials_through_submitit_local(tmp_path: Path) -> None:
-    import subprocess
 
     import optuna
     from mlflow import MlflowClient
 
     out = tmp_path / "outputs"
-    done = subprocess.run(
-        [str(Path(sys.executable).parent / "dse"), "-m", "experiment=pareto_digits"]
+    done = run_dse(
+        ["-m", "experiment=pareto_digits"]
         + ["hydra/launcher=submitit_local", "hydra.sweeper.n_trials=2", "hydra.sweeper.n_jobs=2"]
         + ["training.pretrain_epochs=2", "training.epochs=1", f"paths.outputs={out}"],
-        cwd=tmp_path,
-        env={**os.environ, "OMP_NUM_THREADS": "1", "TQDM_DISABLE": "1"},
-        capture_output=True,
-        text=True,
-        timeout=600,
+        tmp_path,
+        {"OMP_NUM_THREADS": "1", "TQDM_DISABLE": "1"},
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "2 of 2 new trials complete" in done.stdout
