@@ -51,6 +51,17 @@ class Flatten:
 
 LayerSpec = Conv2d | Linear | MaxPool2d | AvgPool2d | Flatten
 
+POOLS = ("max", "avg")
+
+
+def pooling(op: str, kernel: int = 2, stride: int = 2) -> MaxPool2d | AvgPool2d:
+    """The pooling layer a model's ``pool: max | avg`` key names."""
+    if op == "max":
+        return MaxPool2d(kernel, stride)
+    if op == "avg":
+        return AvgPool2d(kernel, stride)
+    raise ValueError(f"pool must be one of {POOLS}, not {op!r}")
+
 
 @dataclass(frozen=True)
 class Architecture:
@@ -176,6 +187,7 @@ def static_workload(
                 weight_format=weight_format if weights else "none",
                 neurons=out_n,
                 fires=i != n_layers - 1,
+                pool_op=_pool_op(layer),
             )
         )
     h, w = arch.input_shape[1:]
@@ -186,6 +198,14 @@ def static_workload(
         accumulator_bits=accumulator_bits,
         network=f"{arch.name}@{h}x{w}",
     )
+
+
+def _pool_op(layer: LayerSpec) -> str:
+    if isinstance(layer, MaxPool2d):
+        return "max"
+    if isinstance(layer, AvgPool2d):
+        return "avg"
+    return ""
 
 
 def _numel(shape: tuple[int, ...]) -> int:

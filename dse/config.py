@@ -161,6 +161,8 @@ def _omegaconf_type(annotation: Any) -> Any:
             mapped = _omegaconf_type(inner[0])
             return typing.Optional[mapped] if mapped is not Any else Any  # noqa: UP007, UP045
         return Any
+    if dataclasses.is_dataclass(annotation):  # a nested group of keys, typed field by field
+        return annotation
     if origin in (list, tuple) and args and args[0] in _SIMPLE:
         return list[args[0]]  # tuple[int, ...] and list[int] both come from a YAML list
     return Any

@@ -128,7 +128,8 @@ class WeightedLayer(nn.Module):
     """Conv2d or Linear with optional batch norm and optional weight quantizer.
 
     With a quantizer and batch norm (CAT), the batch norm is folded into the weights in
-    every forward pass (Jacob et al., CVPR 2018): batch statistics while training, running
+    every forward pass (Jacob et al., CVPR 2018): batch statistics while training (unless
+    ``batch_statistics`` is False: then the running statistics, frozen), running
     statistics in eval mode, and the *folded* weights are quantized, so eval mode computes
     exactly what the converted SNN computes. Without a quantizer batch norm is the usual
     layer after the convolution and is folded only at export.
@@ -159,6 +160,10 @@ class WeightedLayer(nn.Module):
             self.bn = None
         self.weight = layer.weight
         self.bias = layer.bias
+        # False: batch norm folds with its running statistics in training too (frozen, as
+        # in the late phase of Jacob et al.'s quantization-aware training), so the weights
+        # training quantizes are the ones the converted SNN gets.
+        self.batch_statistics = True
 
     def _op(self, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None) -> torch.Tensor:
         return layer_op(self.spec, x, w, b)
@@ -182,7 +187,7 @@ class WeightedLayer(nn.Module):
         if self.bn is None:
             return self._sum(x, self._quantized(self.weight), self.bias)
         bn = self.bn
-        if self.training:
+        if self.training and self.batch_statistics:
             y = self._op(x, self.weight, self.bias)
             var, mean = torch.var_mean(y, dim=(0, 2, 3), unbiased=False)  # one pass
             with torch.no_grad():  # the running statistics nn.BatchNorm2d would keep

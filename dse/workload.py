@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Literal
 
 LayerKind = Literal["conv", "linear", "pool"]
+PoolOp = Literal["max", "avg", ""]
 WeightFormat = Literal["float", "uniform", "log", "none"]
 
 
@@ -37,6 +38,7 @@ class LayerWorkload:
     weight_format: WeightFormat = "none"
     neurons: int = 0  # output neurons
     fires: bool = True  # False for the last layer: it only integrates (argmax of potential)
+    pool_op: PoolOp = ""  # pool layers: "max" or "avg"; "" for conv / linear
     # measured activity (per inference)
     input_spikes: float = 0.0
     output_spikes: float = 0.0

@@ -329,7 +329,8 @@ class TTFSLogCoding(FixedPointCoding):
             if isinstance(layer, AvgPool2d):
                 raise ConfigError(
                     f"model {arch.name} layer {i}: average pooling is not a spike operation "
-                    "in ttfs_log; use max pooling or coding=rate"
+                    "in ttfs_log (its exact pooling is the earliest spike); use model.pool=max "
+                    "or coding=rate"
                 )
 
     def spike_values(self, x: torch.Tensor) -> torch.Tensor:

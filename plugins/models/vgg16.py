@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from dse.architecture import Architecture, Conv2d, Flatten, LayerSpec, Linear, MaxPool2d
+from dse.architecture import POOLS, Architecture, Conv2d, Flatten, LayerSpec, Linear, pooling
 from dse.errors import require
 from dse.interfaces import ModelBuilder
 
-# Configuration "D" (Simonyan & Zisserman 2015, Table 1): 13 3x3 convs, "M" = 2x2 max pool.
+# Configuration "D" (Simonyan & Zisserman 2015, Table 1): 13 3x3 convs, "M" = 2x2 pooling.
 CONFIG_D: tuple[int | str, ...] = (
     64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M",
 )  # fmt: skip
@@ -19,8 +19,9 @@ class VGG16(ModelBuilder):
     The ImageNet classifier (4096-4096-1000 on a 7x7 map) is replaced, as is usual for
     CIFAR-sized inputs, by flatten -> linear(``classifier_width``) -> linear(classes).
     The flatten size follows from the input: 512 features at 32x32 (1x1 map), 2,048 at
-    64x64 (2x2 map). Max pooling (not average) because it is exact in TTFS coding (the
-    earliest spike). ``width_multiplier`` scales every conv's channels (for tests).
+    64x64 (2x2 map). ``pool``: max pooling (the default: exact in TTFS coding, the
+    earliest spike) or average pooling (what rate-coded conversion and rate-coded chips
+    use; TTFS-log refuses it). ``width_multiplier`` scales every conv's channels (tests).
     """
 
     def __init__(
@@ -28,7 +29,9 @@ class VGG16(ModelBuilder):
         batch_norm: bool = True,
         classifier_width: int = 512,
         width_multiplier: float = 1.0,
+        pool: str = "max",
     ) -> None:
+        require(pool in POOLS, "model.pool", f"must be one of {POOLS}", pool)
         require(classifier_width >= 1, "model.classifier_width", "must be >= 1", classifier_width)
         require(
             0 < width_multiplier <= 4,
@@ -39,6 +42,7 @@ class VGG16(ModelBuilder):
         self.batch_norm = bool(batch_norm)
         self.classifier_width = int(classifier_width)
         self.width_multiplier = float(width_multiplier)
+        self.pool = pool
 
     def channels(self, c: int) -> int:
         return max(1, round(c * self.width_multiplier))
@@ -48,14 +52,14 @@ class VGG16(ModelBuilder):
         require(
             min(input_shape[1:]) >= side,
             "model (vgg16)",
-            f"needs inputs of at least {side}x{side} for its {POOLINGS} max poolings "
+            f"needs inputs of at least {side}x{side} for its {POOLINGS} poolings "
             "(use small_cnn for smaller images)",
             input_shape,
         )
         layers: list[LayerSpec] = []
         for item in CONFIG_D:
             if item == "M":
-                layers.append(MaxPool2d(2, 2))
+                layers.append(pooling(self.pool))
             else:
                 layers.append(Conv2d(self.channels(int(item)), 3, 1, 1, self.batch_norm))
         layers += [Flatten(), Linear(self.classifier_width), Linear(num_classes)]

@@ -23,11 +23,19 @@ def train_network(
     weight_decay: float,
     momentum: float,
     lr_schedule: str,
+    augment: bool,
     device: str,
     generator: torch.Generator,
     desc: str,
+    teacher: torch.nn.Module | None = None,
+    distill: float = 0.0,
 ) -> dict[str, float]:
     """Cross-entropy training with a tqdm bar over epochs; raises TrainingError on divergence.
+
+    ``augment``: apply the dataset's augmentation (``data.augment``) to training batches.
+    With a ``teacher`` and ``distill`` = a > 0 the loss is (1 - a) cross-entropy + a
+    KL(teacher || student) on softened logits (temperature ``DISTILL_TEMPERATURE``, times
+    its square; Hinton et al. 2015): knowledge distillation from the network fine-tuned.
 
     Trains on ``device`` (auto: the GPU when there is one) and returns the module on the
     CPU, where the simulators and the stage cache expect it. Batches are drawn on the CPU
@@ -40,6 +48,10 @@ def train_network(
 
     target = torch.device(resolve_device(device))
     module.to(target)
+    if teacher is not None and distill > 0:
+        teacher = teacher.to(target).eval()
+    else:
+        teacher = None
 
     params = [p for p in module.parameters() if p.requires_grad]
     if optimizer == "adam":
@@ -64,11 +76,17 @@ def train_network(
         bar.set_description(f"{desc} epoch {epoch + 1}/{epochs}")
         total, correct, loss_sum = 0, 0, 0.0
         for x, y in batches(
-            data.train, batch_size, shuffle=True, generator=generator, augment=data.augment
+            data.train,
+            batch_size,
+            shuffle=True,
+            generator=generator,
+            augment=data.augment if augment else None,
         ):
             x, y = x.to(target, non_blocking=True), y.to(target, non_blocking=True)
             logits = module(x)
             loss = F.cross_entropy(logits, y)
+            if teacher is not None:
+                loss = (1 - distill) * loss + distill * _distillation(logits, teacher, x)
             value = float(loss.detach())
             if not math.isfinite(value) or value > limit:
                 bar.close()
@@ -94,4 +112,18 @@ def train_network(
     bar.close()
     module.to("cpu")
     module.eval()
+    if teacher is not None:
+        teacher.to("cpu")
     return info
+
+
+DISTILL_TEMPERATURE = 4.0
+
+
+def _distillation(logits: torch.Tensor, teacher: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """KL(teacher || student) of the temperature-softened outputs, times T^2."""
+    t = DISTILL_TEMPERATURE
+    with torch.no_grad():
+        soft = F.log_softmax(teacher(x.to(next(teacher.parameters()).dtype)).float() / t, dim=1)
+    student = F.log_softmax(logits.float() / t, dim=1)
+    return F.kl_div(student, soft, reduction="batchmean", log_target=True) * t * t

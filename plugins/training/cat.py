@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar
+from dataclasses import asdict, fields
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from dse.builtin.training._common import OptimizationSettings
-from dse.errors import require
+from dse.builtin.training._common import OptimizationSettings, StageRecipe
+from dse.errors import ConfigError, require
 from dse.interfaces import TrainedNetwork, TrainingMethod
 
 if TYPE_CHECKING:
@@ -15,6 +16,7 @@ if TYPE_CHECKING:
     from dse.network import Network
 
 _INITS = ("scratch", "standard")
+_BN_STATISTICS = ("batch", "running")
 
 
 class ConversionAwareTraining(OptimizationSettings, TrainingMethod):
@@ -27,11 +29,19 @@ class ConversionAwareTraining(OptimizationSettings, TrainingMethod):
     input passes through the coding's ``input_encoder()``. The returned module is float64
     and in eval mode computes the quantized ANN exactly, so the SNN can reproduce it bit
     for bit.
-    ``init=standard`` first trains a ReLU float network for ``pretrain_epochs`` and
-    fine-tunes it with CAT, after rescaling it so that each layer's ``init_percentile``-th
-    activation on 512 training images sits at the coding's threshold (data-based
-    normalisation, Diehl et al. 2015): ReLU activations far above the threshold would
-    otherwise all saturate at the first CAT step.
+
+    Two stages, two recipes. The flat keys (``epochs``, ``lr``, ``batch_size``,
+    ``lr_schedule``, ``augment``, ...) are CAT's own. With ``init=standard``, CAT first
+    trains a ReLU float network by the recipe in ``pretrain`` (a :class:`StageRecipe`:
+    ``training.pretrain.epochs`` etc.), cached under a key of that recipe alone, so every
+    CAT variant of a sweep fine-tunes the same pretrained network. Before fine-tuning, the
+    network is rescaled so that each layer's ``init_percentile``-th activation on 512
+    training images sits at the coding's threshold (data-based normalisation, Diehl et al.
+    2015): ReLU activations far above the threshold would otherwise all saturate at the
+    first CAT step. ``bn_statistics=running`` folds batch norm with the pretrained
+    running statistics while fine-tuning (frozen), so training quantizes exactly the
+    weights the SNN receives; ``batch`` folds this batch's statistics (Jacob et al. 2018).
+    ``distill`` > 0 adds knowledge distillation from the pretrained float network.
     """
 
     depends_on: ClassVar[tuple[str, ...]] = ("quantizer", "coding")
@@ -45,40 +55,66 @@ class ConversionAwareTraining(OptimizationSettings, TrainingMethod):
         weight_decay: float = 0.0,
         momentum: float = 0.9,
         lr_schedule: str = "cosine",
+        augment: bool = True,
         device: str = "auto",
         init: str = "scratch",
-        pretrain_epochs: int = 10,
+        pretrain: StageRecipe | None = None,
         init_percentile: float = 99.9,
+        bn_statistics: str = "batch",
+        distill: float = 0.0,
+        pretrain_epochs: int | None = None,
     ) -> None:
+        if pretrain_epochs is not None:  # removed: the pretraining has a recipe of its own
+            raise ConfigError(
+                "training.pretrain_epochs was replaced by training.pretrain.epochs (the "
+                "pretraining's own recipe: training.pretrain.{lr,batch_size,augment,...})"
+            )
         self._set_optimization(
-            epochs=int(epochs),
-            batch_size=int(batch_size),
-            lr=float(lr),
+            epochs=epochs,
+            batch_size=batch_size,
+            lr=lr,
             optimizer=optimizer,
-            weight_decay=float(weight_decay),
-            momentum=float(momentum),
+            weight_decay=weight_decay,
+            momentum=momentum,
             lr_schedule=lr_schedule,
+            augment=augment,
             device=device,
         )
         require(init in _INITS, "training.init", f"must be one of {_INITS}", init)
-        require(pretrain_epochs >= 0, "training.pretrain_epochs", "must be >= 0", pretrain_epochs)
         require(
             0 < init_percentile <= 100,
             "training.init_percentile",
             "must be in (0, 100]",
             init_percentile,
         )
+        require(
+            bn_statistics in _BN_STATISTICS,
+            "training.bn_statistics",
+            f"must be one of {_BN_STATISTICS}",
+            bn_statistics,
+        )
+        require(0 <= distill < 1, "training.distill", "must be in [0, 1)", distill)
+        require(
+            init == "standard" or (bn_statistics == "batch" and distill == 0),
+            "training.init",
+            "must be standard for bn_statistics=running or distill > 0 (both need the "
+            "pretrained network)",
+            init,
+        )
         self.init = init
-        self.pretrain_epochs = int(pretrain_epochs)
+        self.pretrain = _recipe(pretrain).validated("training.pretrain")
         self.init_percentile = float(init_percentile)
+        self.bn_statistics = bn_statistics
+        self.distill = float(distill)
 
     def pretraining(self) -> StandardTraining | None:
-        """With ``init=standard``: the ReLU training CAT fine-tunes (cached by the orchestrator)."""
+        """With ``init=standard``: the ReLU training CAT fine-tunes (cached by the orchestrator
+        under a key of ``pretrain`` and ``device`` only)."""
         from dse.builtin.training.standard import StandardTraining
 
         if self.init != "standard":
             return None
-        return StandardTraining(**{**self.optimization(), "epochs": self.pretrain_epochs})
+        return StandardTraining(**asdict(self.pretrain), device=self.device)
 
     def untrained(
         self, arch: Architecture, quantizer: WeightQuantizer, coding: SpikeCoding
@@ -101,7 +137,7 @@ class ConversionAwareTraining(OptimizationSettings, TrainingMethod):
         import torch
 
         from dse.builtin.training._loop import train_network
-        from dse.network import firing_scales, rescale_activations
+        from dse.network import WeightedLayer, firing_scales, rescale_activations
 
         coding.check_architecture(arch)
         pretraining = self.pretraining()
@@ -119,6 +155,9 @@ class ConversionAwareTraining(OptimizationSettings, TrainingMethod):
                 rescale_activations(module, scales, getattr(coding, "threshold", 1.0))
                 info["init_scales"] = " ".join(f"{s:.3g}" for s in scales)
                 info.update({f"pretrain_{k}": v for k, v in init.info.items()})
+            for layer in module.layers:
+                if isinstance(layer, WeightedLayer):
+                    layer.batch_statistics = self.bn_statistics == "batch"
             generator = torch.Generator().manual_seed(seed + 1)
             info.update(
                 train_network(
@@ -127,8 +166,27 @@ class ConversionAwareTraining(OptimizationSettings, TrainingMethod):
                     **self.optimization(),
                     generator=generator,
                     desc="cat",
+                    teacher=init.module if init is not None and self.distill > 0 else None,
+                    distill=self.distill,
                 )
             )
         # float64: sums of powers of two stay exact, so the ANN equals the SNN bit for bit
         module = module.double().eval()
         return TrainedNetwork(arch, module, conversion_aware=True, info=info)
+
+
+def _recipe(value: StageRecipe | dict[str, Any] | None) -> StageRecipe:
+    """``training.pretrain`` as a StageRecipe (YAML gives a dict)."""
+    if value is None:
+        return StageRecipe()
+    if isinstance(value, StageRecipe):
+        return value
+    known = {f.name for f in fields(StageRecipe)}
+    unknown = sorted(set(value) - known)
+    require(
+        not unknown,
+        "training.pretrain",
+        f"has unknown keys {unknown}; its keys are {sorted(known)}",
+        dict(value),
+    )
+    return StageRecipe(**value)

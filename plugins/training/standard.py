@@ -31,16 +31,18 @@ class StandardTraining(OptimizationSettings, TrainingMethod):
         weight_decay: float = 0.0,
         momentum: float = 0.9,
         lr_schedule: str = "cosine",
+        augment: bool = True,
         device: str = "auto",
     ) -> None:
         self._set_optimization(
-            epochs=int(epochs),
-            batch_size=int(batch_size),
-            lr=float(lr),
+            epochs=epochs,
+            batch_size=batch_size,
+            lr=lr,
             optimizer=optimizer,
-            weight_decay=float(weight_decay),
-            momentum=float(momentum),
+            weight_decay=weight_decay,
+            momentum=momentum,
             lr_schedule=lr_schedule,
+            augment=augment,
             device=device,
         )
 

@@ -79,7 +79,7 @@ def test_zero_epochs_returns_an_untrained_network(digits) -> None:  # noqa: ANN0
 
 def test_cat_fine_tunes_from_standard_training(digits) -> None:  # noqa: ANN001
     arch = SmallCNN(channels=(8, 8)).build(digits.input_shape, digits.num_classes)
-    method = ConversionAwareTraining(epochs=0, init="standard", pretrain_epochs=2)
+    method = ConversionAwareTraining(epochs=0, init="standard", pretrain={"epochs": 2})
     ann = method.fit(arch, digits, LogQuantizer(5), TTFSLogCoding(), seed=0)
     assert ann.info["pretrain_epochs"] == 2
     with torch.no_grad():

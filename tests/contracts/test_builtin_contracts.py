@@ -148,7 +148,7 @@ class TestCATFromStandard(TrainingMethodContract):
 
     def make_method(self) -> TrainingMethod:
         return builtin_plugin(
-            "training", "cat", epochs=1, init="standard", pretrain_epochs=1, device="cpu"
+            "training", "cat", epochs=1, init="standard", device="cpu", **{"pretrain.epochs": 1}
         )
 
 

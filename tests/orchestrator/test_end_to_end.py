@@ -202,7 +202,7 @@ def test_cat_fine_tuned_from_standard_pretrains_once_per_sweep(tmp_path):
             "-m",
             "quantizer.bits=3,4",
             "training.init=standard",
-            "training.pretrain_epochs=1",
+            "training.pretrain.epochs=1",
             "training.epochs=1",
             "tracking.breakdown_chart=false",
             f"paths.outputs={tmp_path}/outputs",
@@ -217,6 +217,28 @@ def test_cat_fine_tuned_from_standard_pretrains_once_per_sweep(tmp_path):
     for run in children:
         names = artifact_names(client, run.info.run_id)
         assert "hardware_breakdown.csv" in names and "hardware_breakdown.svg" not in names
+
+    # Every key of CAT's own stage changed: the same pretrained network is fine-tuned.
+    variant = run_dse(
+        [
+            "training.init=standard",
+            "training.pretrain.epochs=1",
+            "training.epochs=1",
+            "training.lr=0.0005",
+            "training.batch_size=32",
+            "training.lr_schedule=none",
+            "training.augment=false",
+            "training.bn_statistics=running",
+            "training.distill=0.5",
+            "tracking.breakdown_chart=false",
+            f"paths.outputs={tmp_path}/outputs",
+        ],
+        cwd=tmp_path,
+    )
+    assert variant.returncode == 0, variant.stderr[-3000:]
+    latest = max(runs(tmp_path / "outputs"), key=lambda r: r.info.start_time)
+    assert latest.data.tags["dse.cache.pretraining"] == "hit"
+    assert latest.data.tags["dse.cache.training"] == "miss"
 
     # A standard design point with the pretraining's settings is that same network.
     standard = run_dse(

@@ -26,7 +26,7 @@ SWEEP = [
     "-m",
     "experiment=pareto_digits",
     "training.epochs=1",
-    "training.pretrain_epochs=2",
+    "training.pretrain.epochs=2",
     "tracking.breakdown_chart=false",
 ]
 ENV = {"OMP_NUM_THREADS": "1", "TQDM_DISABLE": "1"}

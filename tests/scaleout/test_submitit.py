@@ -20,7 +20,7 @@ def test_a_search_runs_its_trials_through_submitit_local(tmp_path: Path) -> None
     done = run_dse(
         ["-m", "experiment=pareto_digits"]
         + ["hydra/launcher=submitit_local", "hydra.sweeper.n_trials=2", "hydra.sweeper.n_jobs=2"]
-        + ["training.pretrain_epochs=2", "training.epochs=1", f"paths.outputs={out}"],
+        + ["training.pretrain.epochs=2", "training.epochs=1", f"paths.outputs={out}"],
         tmp_path,
         {"OMP_NUM_THREADS": "1", "TQDM_DISABLE": "1"},
     )

@@ -14,7 +14,7 @@ pytestmark = pytest.mark.slow
 
 DSE = str(Path(sys.executable).parent / "dse")
 PASSWORD = "pw-never-recorded"
-SMALL = ["training.pretrain_epochs=3", "training.epochs=1", "dataset.val_fraction=0.15"]
+SMALL = ["training.pretrain.epochs=3", "training.epochs=1", "dataset.val_fraction=0.15"]
 
 
 def start_worker(tmp_path: Path, i: int, storage: str, tracking: str, trials: int):
