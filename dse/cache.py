@@ -165,8 +165,12 @@ class StageCache:
         path = self._path(stage, key)
         path.parent.mkdir(parents=True, exist_ok=True)
         marker = self.root / MARKER  # a stat per put (which fsyncs): cheap, and survives clear()
-        if not marker.exists():
-            marker.write_text(_MARKER_TEXT)
+        if not marker.exists():  # workers filling a fresh folder together: one whole marker
+            # (written beside the entry, where clear() takes a killed writer's temp file)
+            fd, marker_tmp = tempfile.mkstemp(dir=path.parent, prefix=".marker.", suffix=".tmp")
+            with os.fdopen(fd, "w") as handle:
+                handle.write(_MARKER_TEXT)
+            os.replace(marker_tmp, marker)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{key[:12]}.", suffix=".tmp")
         try:
             with os.fdopen(fd, "wb") as handle:

@@ -6,10 +6,17 @@ Besides Hydra's own flags, ``dse`` understands two of its own (they must come fi
 * ``dse --clear-cache [overrides]``: delete the stage cache (``cache.dir``).
 """
 
+# ruff: noqa: E402  (the imports follow the handler installed for their duration)
 from __future__ import annotations
+
+# First: a Ctrl-C while the imports below run (seconds) is one line and exit 130.
+from dse.interrupts import exit_while_starting, restore
+
+_STARTING_HANDLERS = exit_while_starting()
 
 import logging
 import shutil
+import signal
 import sys
 import time
 from pathlib import Path
@@ -33,7 +40,7 @@ from dse.plugins import (
     format_plugin_list,
     register_entry_point_plugins,
 )
-from dse.redact import redact
+from dse.redact import redact, redact_file
 
 log = logging.getLogger("dse")
 _YAML_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # libyaml's: 20x OmegaConf.save
@@ -155,11 +162,23 @@ def set_torch_threads(threads: int, hydra_cfg: Any) -> int:
     return threads
 
 
+def mask_hydra_files(hydra_cfg: Any, out_dir: Path, multirun: bool) -> None:
+    """Hydra's own copies of the command line and config (``<run>/.hydra/*.yaml``; a
+    sweep's ``multirun.yaml``, which Hydra's basic sweeper writes as typed) with every
+    password masked: a URL typed with its password is recorded nowhere."""
+    if hydra_cfg.output_subdir:
+        for path in (out_dir / str(hydra_cfg.output_subdir)).glob("*.yaml"):
+            redact_file(path)
+    if multirun:
+        redact_file(Path(hydra_cfg.sweep.dir) / "multirun.yaml")
+
+
 def _run_design_point(cfg: DictConfig) -> dict[str, Any]:
     hydra_cfg = HydraConfig.get()
     multirun = hydra_cfg.mode == RunMode.MULTIRUN
     choices = {g: str(hydra_cfg.runtime.choices.get(g)) for g in tracking.PLUGIN_GROUPS}
     out_dir = Path(hydra_cfg.runtime.output_dir)
+    mask_hydra_files(hydra_cfg, out_dir, multirun)
 
     # Everything that can be wrong with the input is found here, before any work; a design
     # point that fails here records nothing and leaves no folder.
@@ -298,21 +317,30 @@ def _clear_cache(overrides: list[str]) -> int:
 def main() -> None:
     """Console entry point ``dse``."""
     argv = sys.argv[1:]
-    try:
-        register_schemas()
-        register_entry_point_plugins()
-        if argv[:1] == ["--list-plugins"]:
-            print(format_plugin_list(available_plugins(_extra_config_dirs(argv[1:]))))
-            return
-        if argv[:1] == ["--clear-cache"]:
-            sys.exit(_clear_cache(argv[1:]))
-    except DseError as err:
-        sys.exit(f"error: {err}")
+    # From here a Ctrl-C is a KeyboardInterrupt (SIGTERM: signals_interrupt), which closes
+    # what is open; each step below ends one in one line.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     with signals_interrupt():
         try:
+            try:
+                register_schemas()
+                register_entry_point_plugins()
+                if argv[:1] == ["--list-plugins"]:
+                    print(format_plugin_list(available_plugins(_extra_config_dirs(argv[1:]))))
+                    return
+                if argv[:1] == ["--clear-cache"]:
+                    sys.exit(_clear_cache(argv[1:]))
+            except DseError as err:
+                sys.exit(f"error: {err}")
             _hydra_main()
         except KeyboardInterrupt as err:  # before or between design points (Hydra's start-up)
             raise stop(err, "dse stopped before a design point started") from None
+
+
+# Imported by the `dse` script: its handler stays until main() replaces it (the script calls
+# main() next). Imported by anything else (tests, a user's code): its handlers come back.
+if Path(getattr(sys.modules.get("__main__"), "__file__", None) or "").name != "dse":
+    restore(_STARTING_HANDLERS)
 
 
 if __name__ == "__main__":

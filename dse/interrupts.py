@@ -10,10 +10,12 @@ both. ``kill -9`` cannot be caught: the next run of a study cleans up after it i
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from types import FrameType
 
 
 class Interrupted(KeyboardInterrupt):
@@ -91,3 +93,29 @@ def stop(err: BaseException, what: str) -> SystemExit:
     """The one line for an interrupted ``what`` (on stderr); raise the returned SystemExit."""
     print(f"interrupted ({signal_name(err)}): {what}", file=sys.stderr, flush=True)
     return SystemExit(exit_code(err))
+
+
+def _exit_while_starting(signum: int, frame: FrameType | None) -> None:
+    # Nothing is open yet: no cleanup to run, and an exception raised in the middle of an
+    # import (torch, MLflow) would only print a traceback from deep inside it.
+    sys.stderr.write(
+        f"interrupted ({signal.Signals(signum).name}): dse stopped while starting; "
+        "nothing recorded\n"
+    )
+    sys.stderr.flush()
+    os._exit(128 + signum)
+
+
+def exit_while_starting() -> dict[int, Callable | int | None]:
+    """From the first line of ``dse``'s entry module until :func:`main` takes over: Ctrl-C or
+    SIGTERM end the process with one line and exit 128 + the signal, whatever import is
+    running (seconds of torch, Hydra and MLflow). Returns the handlers it replaced."""
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+    return {s: signal.signal(s, _exit_while_starting) for s in (signal.SIGINT, signal.SIGTERM)}
+
+
+def restore(handlers: dict[int, Callable | int | None]) -> None:
+    """Put back the handlers :func:`exit_while_starting` replaced."""
+    for s, handler in handlers.items():
+        signal.signal(s, handler if handler is not None else signal.SIG_DFL)

@@ -2,7 +2,8 @@
 database, other machines) respect.
 
 Creating a study's tables, its MLflow parent run and writing its front must happen once,
-whoever starts first. :func:`study_lock` serialises such steps on the study's storage:
+whoever starts first, and so must creating MLflow's own tables in a fresh store.
+:func:`study_lock` (:func:`store_lock` for any store) serialises such steps on the store:
 
 * a journal file or SQLite database: an exclusive ``flock`` on ``<file>.dse-lock`` beside
   it, for processes on one machine or a file system with working locks (not
@@ -48,6 +49,18 @@ def lock_file(storage_path: Path) -> Path:
 def study_lock(storage: str, name: str, timeout_s: float = 600.0) -> Iterator[None]:
     """Hold the lock ``name`` of the study stored at ``storage`` (a journal path or a
     database URL) for the block; TrackingError when it is not free within ``timeout_s``."""
+    with store_lock(storage, name, timeout_s):
+        yield
+
+
+@contextlib.contextmanager
+def store_lock(storage: str, name: str, timeout_s: float = 600.0) -> Iterator[None]:
+    """Hold the lock ``name`` on the store at ``storage`` (a file path, ``sqlite:///`` or a
+    database URL; an ``http://`` server or another database: no lock, the store serialises
+    itself) for the block. Keyed on the store: workers creating the same store (MLflow's
+    tables in a fresh database, a new journal) queue; workers on different stores never
+    wait on each other. TrackingError when it is not free within ``timeout_s``; OSError
+    when a lock file cannot be made beside the store."""
     path = storage_file(storage)
     if path is not None:
         with _file_lock(lock_file(path), timeout_s):

@@ -8,7 +8,9 @@ and ``~/.pgpass``, MLflow's client ``MLFLOW_TRACKING_PASSWORD`` (docs/SCALING.md
 
 from __future__ import annotations
 
+import os
 import re
+from pathlib import Path
 from typing import Any
 
 MASK = "***"
@@ -30,3 +32,20 @@ def redact_values(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return type(value)(redact_values(v) for v in value)
     return value
+
+
+def redact_file(path: Path) -> None:
+    """Rewrite ``path`` with its passwords masked, when it has any (atomically: a reader
+    sees the old file or the new one). Hydra writes the command line and the resolved
+    config (``.hydra/*.yaml``, ``multirun.yaml``) before a job starts; the job calls this
+    on them first thing."""
+    try:
+        text = path.read_text()
+    except (FileNotFoundError, IsADirectoryError, UnicodeDecodeError):
+        return
+    masked = redact(text)
+    if masked == text:
+        return
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(masked)
+    os.replace(tmp, path)

@@ -26,6 +26,7 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from dse.errors import ConfigError, DseError, TrackingError
+from dse.locks import store_lock
 from dse.redact import redact, redact_values
 
 if TYPE_CHECKING:
@@ -92,9 +93,13 @@ def connect(uri: str) -> MlflowClient:
         from mlflow.exceptions import MlflowException
 
         try:
-            if uri.startswith("sqlite:///"):
-                _create_sqlite_store(Path(uri[len("sqlite:///") :]))
-            client = MlflowClient(tracking_uri=uri)
+            # A fresh database store gets MLflow's tables and default experiment when the
+            # client first opens it: one process at a time (several workers starting
+            # together would run CREATE TABLE at once and all but one fail).
+            with store_lock(uri, "dse:mlflow-store"):
+                if uri.startswith("sqlite:///"):
+                    _create_sqlite_store(Path(uri[len("sqlite:///") :]))
+                client = MlflowClient(tracking_uri=uri)
             if uri.startswith("sqlite:///"):
                 _tune_sqlite(client)
             _clients[uri] = client
@@ -105,7 +110,21 @@ def connect(uri: str) -> MlflowClient:
                 f"tracking.uri={redact(uri)}: MLflow cannot record there ({supported}); use e.g. "
                 "sqlite:///outputs/mlflow.db or http://host:5000"
             ) from None
+        except (TrackingError, KeyboardInterrupt):
+            raise
+        except Exception as err:  # the database refused: no driver, no such database, rights
+            raise TrackingError(
+                f"tracking.uri={redact(uri)}: the MLflow store cannot be opened or created "
+                f"there ({_one_line(err)})"
+            ) from None
     return _clients[uri]
+
+
+def _one_line(err: BaseException) -> str:
+    """An exception as one short line: its type and the first line of its message (a
+    database driver's messages run to many lines: SQL, background links)."""
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    return redact(f"{type(err).__name__}: {lines[0] if lines else ''}")[:300]
 
 
 def _create_sqlite_store(path: Path) -> None:
@@ -183,12 +202,22 @@ def experiment_id(client: MlflowClient, name: str, outputs: str | Path | None = 
 def _get_or_create_experiment(
     client: MlflowClient, name: str, outputs: str | Path | None = None
 ) -> str:
-    from dse.front_browse import ensure_experiment_kind, experiment_tags
+    from dse.front_browse import ensure_experiment_kind
 
     found = client.get_experiment_by_name(name)
     if found is not None:
         ensure_experiment_kind(client, found.experiment_id, found.tags)  # an older store
         return found.experiment_id
+    with store_lock(client.tracking_uri, "dse:mlflow-experiment"):  # workers starting together
+        found = client.get_experiment_by_name(name)
+        if found is not None:
+            return found.experiment_id
+        return _create_experiment(client, name, outputs)
+
+
+def _create_experiment(client: MlflowClient, name: str, outputs: str | Path | None) -> str:
+    from dse.front_browse import experiment_tags
+
     location = None
     uri = client.tracking_uri
     if uri.startswith("sqlite:///"):
