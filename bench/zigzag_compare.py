@@ -8,7 +8,9 @@ and cycles, per conv/linear layer, for two weight SRAM sizes: the default 256 KB
 (weights streamed from DRAM once per inference) and 16 MB (all weights on chip, no DRAM:
 the on-chip reuse counts alone).
 
-Targets (issue 13): total energy within +-30 %, the same per-layer rank order.
+Targets: total energy within 5 % (issue 22; issue 13 asked +-30 %), the same per-layer
+rank order. ann_accelerator is priced with overheads=False here (ZigZag has no clock
+network, registers or wires), as the on-chip totals it is checked against.
 Needs the ``zigzag`` extra. Run: .venv/bin/python bench/zigzag_compare.py
 """
 
@@ -43,7 +45,9 @@ def vgg16_ann_workload():
 
 def compare(**hw_kwargs) -> list[LayerRow]:
     workload = vgg16_ann_workload()
-    hw = ANNAccelerator(**hw_kwargs)
+    # like for like: ZigZag prices MACs and memory accesses, no clock network, pipeline
+    # registers or wires, so ann_accelerator is compared without them (overheads=False)
+    hw = ANNAccelerator(**{"overheads": False, **hw_kwargs})
     check_maps_fit(hw, workload)
     report = hw.estimate(workload)
     resident = hw.resident(workload)

@@ -299,6 +299,7 @@ class LayerCost:
     latency_ms: float
     pe_utilization: float  # 0..1
     synops: float
+    membrane_reads: float = 0.0  # potentials read from the membrane buffer (SNN processors)
 
 
 @dataclass(frozen=True)
@@ -314,6 +315,21 @@ class HardwareReport:
     breakdown: EnergyBreakdown
     layers: tuple[LayerCost, ...]
     area_breakdown_mm2: dict[str, float] = field(default_factory=dict)
+    # The energy band from the model's stated constant spreads (docs/HARDWARE.md); None
+    # when a model states none (then the point value stands for both ends).
+    energy_uj_low: float | None = None
+    energy_uj_high: float | None = None
+    # energy by constant group (logic, sram, wire, clock, dram, leakage), when the model says
+    energy_parts_uj: dict[str, float] = field(default_factory=dict)
+    calibration: float = 1.0  # scale applied to the on-chip energy (1: uncalibrated)
+    notes: tuple[str, ...] = ()  # what a reader must see first (e.g. weights from DRAM)
+
+    @property
+    def band_uj(self) -> tuple[float, float]:
+        """(low, high): the stated band, or the point value twice when there is none."""
+        low = self.energy_uj if self.energy_uj_low is None else self.energy_uj_low
+        high = self.energy_uj if self.energy_uj_high is None else self.energy_uj_high
+        return low, high
 
 
 class HardwareModel(ABC):

@@ -50,6 +50,9 @@ class ANNAccelerator(Processor):
         position_parallel: int = 16,
         loop_order: str = "weights_outer",
         dram_bits_per_cycle: float = 64.0,
+        weight_residency: str = "auto",
+        overheads: bool = True,
+        calibration: float | None = None,
     ) -> None:
         super().__init__(
             num_pes,
@@ -59,11 +62,16 @@ class ANNAccelerator(Processor):
             position_parallel,
             loop_order,
             dram_bits_per_cycle,
+            weight_residency,
+            overheads,
+            calibration,
         )
         self.activation_sram_kb = check_positive(activation_sram_kb, "hardware.activation_sram_kb")
         self.activation_bits = check_positive_int(activation_bits, "hardware.activation_bits")
         self.e_act_read = self.tech.sram_read_pj_per_bit(self.activation_sram_kb)
         self.e_act_write = self.tech.sram_write_pj_per_bit(self.activation_sram_kb)
+        self.e_read["activation_sram"] = self.e_act_read
+        self.e_write["activation_sram"] = self.e_act_write
 
     def sram_kb(self) -> dict[str, float]:
         return {"weight_sram": self.weight_sram_kb, "activation_sram": self.activation_sram_kb}
@@ -88,6 +96,8 @@ class ANNAccelerator(Processor):
         area = self.area(self.pe_area_mm2(max_w, max_acc))
         leak = self.leakage_mw(area)
         resident = self.resident(workload)
+        dist = self.distances_mm(area)
+        parts: dict[str, float] = {}
         costs: list[LayerCost] = []
         macs_total = 0.0
         for layer in workload.layers:
@@ -95,9 +105,14 @@ class ANNAccelerator(Processor):
             in_bits, out_bits = layer.input_neurons * a_bits, n * a_bits
             act_spill = spill_bits(in_bits + out_bits, act_cap)
             if layer.kind == "pool":
-                compares = n * layer.fan_in  # max of each window
-                compute = compares * tech.add_pj(a_bits)
-                sram = compares * a_bits * self.e_act_read + out_bits * self.e_act_write
+                compares = n * layer.fan_in  # max of each window, or its sum (average)
+                # average: a window sum (the 1/k folds into the next layer's weights or its
+                # requantisation), on an adder wide enough for the sum
+                widen = math.ceil(math.log2(max(layer.fan_in, 2))) if layer.pool_op == "avg" else 0
+                compute = compares * tech.add_pj(a_bits + widen)
+                sram, wire = self.movement(
+                    {"activation_sram": compares * a_bits}, {"activation_sram": out_bits}, dist
+                )
                 cycles = elementwise_cycles(compares, p)
                 busy = compares
                 dram = 2 * act_spill * e_dram
@@ -113,13 +128,17 @@ class ANNAccelerator(Processor):
                     macs * (tech.mul_pj(layer.weight_bits, a_bits) + tech.add_pj(acc))
                     + n * tech.add_pj(acc)  # ReLU / requantisation: one comparison per output
                 )
-                sram = (
-                    m.dense_weight_reads * layer.weight_bits * self.e_weight_read
-                    + w_dram * self.e_weight_write  # DRAM fills
-                    + m.dense_input_reads * a_bits * self.e_act_read
-                    + out_bits * self.e_act_write
+                sram, wire = self.movement(
+                    {
+                        "weight_sram": m.dense_weight_reads * layer.weight_bits,
+                        "activation_sram": m.dense_input_reads * a_bits,
+                    },
+                    {"weight_sram": w_dram, "activation_sram": out_bits},  # DRAM fills; outputs
+                    dist,
                 )
                 busy = macs
                 dram = (w_dram + 2 * act_spill) * e_dram
-            costs.append(self.layer_cost(layer, compute, sram, dram, cycles, busy, leak))
-        return self.report(costs, area, macs_total)
+            costs.append(
+                self.layer_cost(layer, compute, sram, dram, cycles, busy, leak, parts, wire)
+            )
+        return self.report(costs, area, macs_total, parts, workload)

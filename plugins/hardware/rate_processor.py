@@ -9,6 +9,14 @@ potential is read from the membrane SRAM, updated with that step's input, compar
 the threshold and written back; a neuron that fires subtracts the threshold (one add)
 and writes a spike event. The last layer integrates the same way without firing, then
 one comparison per neuron picks the class.
+
+Pooling. Max pooling of spike counts: one count comparison per input spike. Average
+pooling (``pool_op="avg"``): with rate coding the average of a window's spikes over the
+window is a window *sum* whose 1/k is folded into the next layer's weights (conversion
+does this, as rate-coded chips and conversion libraries do), so the pool does no
+arithmetic on values: each input spike is forwarded as one event at its window's output
+address (the address arithmetic is one address-wide add), and the next layer's potentials
+do the summing (its synaptic operations, measured, pay for it).
 """
 
 from __future__ import annotations
@@ -44,6 +52,8 @@ class RateProcessor(SpikingProcessor):
         area = self.area(self.pe_area_mm2(acc, log_weights))
         leak = self.leakage_mw(area)
         resident = self.resident(workload)
+        dist = self.distances_mm(area)
+        parts: dict[str, float] = {}
         costs: list[LayerCost] = []
         for layer in workload.layers:
             steps = layer.time_steps or workload.time_window
@@ -52,11 +62,23 @@ class RateProcessor(SpikingProcessor):
             in_bits = layer.input_spikes * ev_in
             out_bits = layer.output_spikes * ev_out
             spike_spill = spill_bits(in_bits + out_bits, spike_cap)
-            if layer.kind == "pool":
+            reads_mem = 0.0
+            if layer.kind == "pool" and layer.pool_op == "avg":
+                # window sum, 1/k folded into the next layer: forward every input spike to
+                # its window's output address (one address-wide add each)
+                addr = max(1, math.ceil(math.log2(max(layer.neurons, 2))))
+                compute = layer.input_spikes * tech.add_pj(addr)
+                fwd_bits = layer.input_spikes * ev_out
+                spike_spill = spill_bits(in_bits + fwd_bits, spike_cap)
+                sram, wire = self.movement({"spike_sram": in_bits}, {"spike_sram": fwd_bits}, dist)
+                dram = 2 * spike_spill * e_dram
+                cycles = elementwise_cycles(layer.input_spikes, p)
+                busy = layer.input_spikes
+            elif layer.kind == "pool":
                 # max pooling of spike counts: one count comparison per input spike
                 count_bits = max(1, math.ceil(math.log2(workload.time_window + 1)))
                 compute = layer.input_spikes * tech.add_pj(count_bits)
-                sram = in_bits * self.e_spike_read + out_bits * self.e_spike_write
+                sram, wire = self.movement({"spike_sram": in_bits}, {"spike_sram": out_bits}, dist)
                 dram = 2 * spike_spill * e_dram
                 cycles = elementwise_cycles(layer.input_spikes, p)
                 busy = layer.input_spikes
@@ -79,16 +101,27 @@ class RateProcessor(SpikingProcessor):
                 )
                 mem_bits = n * acc
                 w_dram = self.weight_dram_bits(layer, resident, tiles(mem_bits, mem_cap))
-                sram = (
-                    weight_reads * layer.weight_bits * self.e_weight_read
-                    + w_dram * self.e_weight_write  # DRAM fills
-                    + event_reads * ev_in * self.e_spike_read
-                    + out_bits * self.e_spike_write
-                    + updates * acc * (self.e_membrane_read + self.e_membrane_write)
+                reads_mem = updates  # read-modify-write of every potential every step
+                sram, wire = self.movement(
+                    {
+                        "weight_sram": weight_reads * layer.weight_bits,
+                        "spike_sram": event_reads * ev_in,
+                        "membrane_sram": updates * acc,
+                    },
+                    {
+                        "weight_sram": w_dram,  # DRAM fills
+                        "spike_sram": out_bits,
+                        "membrane_sram": updates * acc,
+                    },
+                    dist,
                 )
                 mem_spill = spill_bits(mem_bits, mem_cap)
                 dram = (w_dram + 2 * steps * mem_spill + 2 * spike_spill) * e_dram
                 cycles = int_cycles + steps * elementwise_cycles(n, p)
                 busy = layer.synops + updates
-            costs.append(self.layer_cost(layer, compute, sram, dram, cycles, busy, leak))
-        return self.report(costs, area, workload.total_synops)
+            costs.append(
+                self.layer_cost(
+                    layer, compute, sram, dram, cycles, busy, leak, parts, wire, reads_mem
+                )
+            )
+        return self.report(costs, area, workload.total_synops, parts, workload)

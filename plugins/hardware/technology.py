@@ -25,7 +25,7 @@ from __future__ import annotations
 import bisect
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import MISSING, dataclass, field, fields
 from functools import cache
 
 from dse.errors import ConfigError, require
@@ -34,6 +34,11 @@ from dse.plugins import CONF_DIR
 TECHNOLOGY_DIR = CONF_DIR / "hardware" / "technology"
 
 Points = tuple[tuple[float, float], ...]
+
+# Constant groups a technology states a spread for (docs/HARDWARE.md, "Energy bands"):
+# logic (adds, shifts, multiplies), sram (CACTI tables), wire, clock (clock network and
+# registers), dram, leakage.
+SPREAD_GROUPS: tuple[str, ...] = ("logic", "sram", "wire", "clock", "dram", "leakage")
 
 
 def known_nodes() -> list[str]:
@@ -61,6 +66,12 @@ class Technology:
     dram_pj_per_bit: float
     pe_overhead: float  # PE area / datapath area (registers, control, wiring)
     leakage_mw_per_mm2: float
+    # What an architecture-level count leaves out (docs/HARDWARE.md, "Clock, registers and
+    # wires"); 0 = not modelled (the hand-made test nodes).
+    wire_pj_per_bit_mm: float = 0.0  # on-chip wire: energy per bit moved one millimetre
+    clock_register_share: float = 0.0  # clock network + pipeline registers: share of dynamic energy
+    # stated spreads of the constants, per group: (group, low factor, high factor); the band
+    spread: tuple[tuple[str, float, float], ...] = ()
     # derived in __post_init__
     energy_scale: float = field(init=False)
     area_scale: float = field(init=False)
@@ -87,6 +98,27 @@ class Technology:
         for key in ("ref_add_pj", "ref_mul_pj", "ref_add_area_um2", "ref_mul_area_um2"):
             _check_points(getattr(self, key), f"{f}.{key}", 2)
         _check_sram_table(self.sram_table, f"{f}.sram_table")
+        require(
+            self.wire_pj_per_bit_mm >= 0,
+            f"{f}.wire_pj_per_bit_mm",
+            "must be >= 0",
+            self.wire_pj_per_bit_mm,
+        )
+        require(
+            0 <= self.clock_register_share < 1,
+            f"{f}.clock_register_share",
+            "must be in [0, 1)",
+            self.clock_register_share,
+        )
+        for row in self.spread:
+            require(
+                len(row) == 3
+                and row[0] in SPREAD_GROUPS
+                and 0 <= float(row[1]) <= 1 <= float(row[2]),
+                f"{f}.spread",
+                f"rows must be [group, low <= 1, high >= 1] with group in {list(SPREAD_GROUPS)}",
+                row,
+            )
         ratio = self.node_nm / self.ref_node_nm
         set_ = object.__setattr__
         set_(self, "energy_scale", ratio * (self.vdd_v / self.ref_vdd_v) ** 2)
@@ -109,6 +141,20 @@ class Technology:
                 )
             ),
         )
+
+    @property
+    def clock_factor(self) -> float:
+        """Clock network + registers per pJ of the rest of the dynamic on-chip energy:
+        share / (1 - share) (a chip whose clock and registers take share s of its dynamic
+        energy spends s / (1 - s) on them per pJ of the rest)."""
+        return self.clock_register_share / (1.0 - self.clock_register_share)
+
+    def spread_of(self, group: str) -> tuple[float, float]:
+        """(low, high) factor of a constant group; (1, 1) when no spread is stated."""
+        for name, low, high in self.spread:
+            if name == group:
+                return float(low), float(high)
+        return 1.0, 1.0
 
     # ---------------------------------------------------------------- energy (pJ)
     def add_pj(self, bits: float) -> float:
@@ -158,6 +204,7 @@ class Technology:
     def from_mapping(cls, data: Mapping, name: str = "") -> Technology:
         """Build from a config mapping (a composed ``hardware.technology`` node)."""
         allowed = {f.name for f in fields(cls) if f.init}
+        optional = {f.name for f in fields(cls) if f.init and f.default is not MISSING}
         given = set(data.keys())
         unknown = sorted(given - allowed)
         require(
@@ -166,13 +213,15 @@ class Technology:
             f"has unknown keys (valid: {sorted(allowed)})",
             unknown,
         )
-        missing = sorted(allowed - given - {"name"})
+        missing = sorted(allowed - given - optional - {"name"})
         require(not missing, "hardware.technology", "misses keys", missing)
         kwargs: dict = {}
         for key in allowed & given:
             value = data[key]
             if key == "name":
                 kwargs[key] = str(value)
+            elif key == "spread":
+                kwargs[key] = _spread_rows(value)
             elif isinstance(value, (int, float)):
                 kwargs[key] = float(value)
             else:
@@ -227,6 +276,18 @@ def fit_product(points: Points) -> tuple[float, float]:
     """(m0, m1) in y = m0 + m1 x^2 for b x b points (x = b): least-squares line in x^2,
     exact through two points; evaluated at x^2 = b_w * b_a."""
     return fit_affine(tuple((x * x, y) for x, y in points))
+
+
+def _spread_rows(value: object) -> tuple[tuple[str, float, float], ...]:
+    """``spread`` from a mapping {group: [low, high]} or rows [group, low, high]."""
+    try:
+        if isinstance(value, Mapping):
+            return tuple((str(k), float(v[0]), float(v[1])) for k, v in value.items())
+        return tuple((str(r[0]), float(r[1]), float(r[2])) for r in value)  # type: ignore[union-attr]
+    except (TypeError, ValueError, IndexError, KeyError):
+        raise ConfigError(
+            f"hardware.technology.spread must map groups to [low, high] (got {value!r})"
+        ) from None
 
 
 def _check_sram_table(table: Sequence, where: str) -> None:

@@ -310,6 +310,7 @@ class ZigZagANN(ANNAccelerator):
             position_parallel,
             loop_order,
             dram_bits_per_cycle,
+            overheads=False,  # ZigZag prices MACs and memories: no clock, registers, wires
         )
         self.lpf_limit = int(lpf_limit)
 

@@ -11,7 +11,13 @@ Changes with the data-reuse mapping (issue 13), each for a stated reason:
 * SRAM reads and writes priced separately (CACTI gives both); SRAM area from the table;
 * ann: weight reads K * fan_in * ceil(Q / x), activation reads Q * fan_in * ceil(K / c);
   a network that does not fit the weight SRAM fetches every layer once (weights_outer),
-  where the old model pinned conv1 and streamed only linear1."""
+  where the old model pinned conv1 and streamed only linear1.
+
+Issue 22: ttfs_processor's fire is checked in both models: ``scan`` (every potential read
+and compared at each of the T steps, the model before) and ``leading_one`` (the default:
+each potential read once, a leading-one detect per neuron, a bin-pointer increment of
+ceil(log2 N) bits per spike, one element-wise pass). The toy technology states no wires,
+clock share or spreads, so the golden values are the datapath and memories alone."""
 
 from __future__ import annotations
 
@@ -64,8 +70,10 @@ def check(report, expected: dict[str, tuple[float, float, float, int]], area: fl
     assert report.latency_ms == pytest.approx(total_cycles / (CLOCK_MHZ * 1e3))
 
 
-def test_ttfs_processor_golden() -> None:
+@pytest.mark.parametrize("fire", ["scan", "leading_one"])
+def test_ttfs_processor_golden(fire: str) -> None:
     hw = TTFSProcessor(
+        fire=fire,
         num_pes=P,
         clock_mhz=CLOCK_MHZ,
         weight_sram_kb=1.0,  # 8192 bits: all 570 weight bits resident, no DRAM
@@ -85,15 +93,19 @@ def test_ttfs_processor_golden() -> None:
     occ = 1 - (1 - 270 / 864) ** 2
     conv_steps = 432 * occ  # = weight reads (one row)
     conv_spill_spikes = 10 * 7 + 12 * 8 - 128
+    # scan: T reads and compares per potential; leading one: one read and one detect per
+    # potential, plus a 6-bit (ceil(log2 48)) bin-pointer increment per output spike
+    reads = t if fire == "scan" else 1
+    fire_pj = 48 * t * e_add if fire == "scan" else 48 * e_add + 12 * ADD * 6
     conv = (
-        270 * e_synop + 48 * t * e_add,
+        270 * e_synop + fire_pj,
         conv_steps * 5 * e_w
         + 270 * 7 * e_sr  # each event read once (c = 1 row per group, 3 groups / 3 channels)
         + 12 * 8 * e_sw
         + 48 * acc * e_mw
-        + 48 * acc * t * e_mr,
-        ((48 * acc - 512) * (1 + t) + 2 * conv_spill_spikes) * DRAM,
-        math.ceil(conv_steps + t * math.ceil(48 / P)),
+        + 48 * acc * reads * e_mr,
+        ((48 * acc - 512) * (1 + reads) + 2 * conv_spill_spikes) * DRAM,
+        math.ceil(conv_steps + reads * math.ceil(48 / P)),
     )
     # pool1: earliest spike, 2-bit time comparisons; events in 8 bits, out 4 + 2 bits
     pool = (
@@ -115,8 +127,9 @@ def test_ttfs_processor_golden() -> None:
     report = hw.estimate(tiny_workload())
     check(report, {"conv1": conv, "pool1": pool, "linear1": linear}, area)
     assert report.pj_per_synop == pytest.approx(report.energy_uj * 1e6 / 300)
-    busy = 270 + 48 * t
+    busy = 270 + 48 * reads
     assert report.layers[0].pe_utilization == pytest.approx(busy / (P * conv[3]))
+    assert [c.membrane_reads for c in report.layers] == [48 * reads, 0, 5]
 
 
 def test_rate_processor_golden() -> None:

@@ -38,11 +38,12 @@ def test_zigzag_is_imported_lazily() -> None:
 
 def test_zigzag_ann_plugin_on_a_small_workload() -> None:
     """hardware=zigzag_ann prices a workload; on this mapping ZigZag's dynamic energy is
-    ann_accelerator's within 5 %."""
+    ann_accelerator's within 5 % (both without clock, registers and wires: ZigZag prices
+    MACs and memories only)."""
     w = tiny_workload()
     zz = ZigZagANN(num_pes=4, position_parallel=2, weight_sram_kb=1.0, activation_sram_kb=1.0)
     ours = ANNAccelerator(
-        num_pes=4, position_parallel=2, weight_sram_kb=1.0, activation_sram_kb=1.0
+        num_pes=4, position_parallel=2, weight_sram_kb=1.0, activation_sram_kb=1.0, overheads=False
     )
     a, b = zz.estimate(w), ours.estimate(w)
     assert [c.name for c in a.layers] == [c.name for c in b.layers]
@@ -55,14 +56,15 @@ def test_zigzag_ann_plugin_on_a_small_workload() -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize("config", ["default", "on_chip"])
 def test_ann_accelerator_matches_zigzag_on_vgg16(config: str) -> None:
-    """Total dynamic energy within +-30 % and the same per-layer rank order (issue 13)."""
+    """Total dynamic energy within 5 % (issue 22; issue 13 asked +-30 %) and the same
+    per-layer rank order; ann_accelerator without the overheads ZigZag does not price."""
     bench = _bench()
     kwargs = {"default": {}, "on_chip": {"weight_sram_kb": 16384.0}}[config]
     rows = bench.compare(**kwargs)
     assert len(rows) == 15  # 13 conv + 2 linear layers
     ours = sum(r.ours_uj for r in rows)
     zigzag = sum(r.zigzag_uj for r in rows)
-    assert abs(ours / zigzag - 1) <= 0.30
+    assert abs(ours / zigzag - 1) <= 0.05
     assert bench.discordant_pairs(rows) == []
     # measured here: within 2 % per layer; a regression in either model shows at once
     for r in rows:
