@@ -37,7 +37,6 @@ Formulas with every term: docs/HARDWARE.md.
 from __future__ import annotations
 
 import math
-
 from collections.abc import Mapping
 
 from dse.builtin.hardware._common import SpikingProcessor, check_workload
