@@ -109,6 +109,11 @@ class DesignPointResult:
                 "snn_accuracy": m.snn_accuracy,
                 "conversion_loss": m.ann_accuracy - m.snn_accuracy,
                 "energy_uj": r.energy_uj,
+                # the band from the hardware model's stated constant spreads (the point
+                # value at both ends when a model states none)
+                "energy_uj_low": r.band_uj[0],
+                "energy_uj_high": r.band_uj[1],
+                "membrane_reads": sum(c.membrane_reads for c in r.layers),
                 "latency_ms": r.latency_ms,
                 "spikes_per_inference": m.workload.total_spikes,
                 "synops_per_inference": m.workload.total_synops,
@@ -119,12 +124,18 @@ class DesignPointResult:
             if m.accumulator is not None:
                 values["truncated_products"] = m.accumulator.truncated_products
                 values["saturated_neurons"] = m.accumulator.saturated_neurons
+            # potentials read per layer: N for a leading-one fire, N x T for a scan
+            for c in r.layers:
+                if c.membrane_reads:
+                    values[f"membrane_reads_{c.name}"] = c.membrane_reads
             for name, value in values.items():
                 out[f"{split}_{name}"] = float(value)
         for key in list(out):
             if key.startswith("val_"):
                 out[key[4:]] = out[key]
         out["area_mm2"] = float(self.reports["val"].area_mm2)
+        # which calibration priced it: 1.0 = none (the default), else the scale kappa
+        out["calibration"] = float(self.reports["val"].calibration)
         return out
 
     @property
