@@ -148,6 +148,7 @@ def format_report(name: str, hw: object, report: HardwareReport, workload: Workl
     lines = [
         f"== {name}: {getattr(hw, 'num_pes', '?')} PEs, {getattr(hw, 'clock_mhz', '?')} MHz, "
         f"{tech.name if tech else '?'} ==",
+        *(f"NOTE: {note}" for note in report.notes),
         head,
         "-" * len(head),
     ]
@@ -164,20 +165,29 @@ def format_report(name: str, hw: object, report: HardwareReport, workload: Workl
         f"{'total':<25}{sum(c.synops for c in report.layers) / 1e6:>10.3f}{b.compute_uj:>9.2f}"
         f"{b.sram_uj:>9.2f}{b.dram_uj:>9.2f}{b.leakage_uj:>8.2f}{report.energy_uj:>10.2f}"
         f"{report.cycles:>10d}{report.pe_utilization:>6.0%}",
-        f"energy {report.energy_uj:.4g} uJ (on chip {report.energy_uj - b.dram_uj:.4g} uJ)   "
+        f"energy {report.energy_uj:.4g} uJ, band {report.band_uj[0]:.4g}-{report.band_uj[1]:.4g} "
+        f"(on chip {report.energy_uj - b.dram_uj:.4g} uJ){_calibration(report)}   "
         f"latency {report.latency_ms:.4g} ms   area {report.area_mm2:.4g} mm2   "
         f"{report.pj_per_synop:.4g} pJ per synaptic operation",
     ]
     return "\n".join(lines)
 
 
+def _calibration(report: HardwareReport) -> str:
+    return "" if report.calibration == 1.0 else f", calibrated x{report.calibration:.4g}"
+
+
 def format_comparison(reports: dict[str, HardwareReport]) -> str:
-    head = f"{'hardware':<17}{'energy uJ':>11}{'on-chip uJ':>12}{'latency ms':>12}{'area mm2':>10}"
+    head = (
+        f"{'hardware':<17}{'energy uJ':>11}{'band uJ':>21}{'on-chip uJ':>12}"
+        f"{'latency ms':>12}{'area mm2':>10}"
+    )
     lines = [head, "-" * len(head)]
     for name, r in reports.items():
+        low, high = r.band_uj
         lines.append(
-            f"{name:<17}{r.energy_uj:>11.2f}{r.energy_uj - r.breakdown.dram_uj:>12.2f}"
-            f"{r.latency_ms:>12.4g}{r.area_mm2:>10.3f}"
+            f"{name:<17}{r.energy_uj:>11.2f}{f'{low:.2f}-{high:.2f}':>21}"
+            f"{r.energy_uj - r.breakdown.dram_uj:>12.2f}{r.latency_ms:>12.4g}{r.area_mm2:>10.3f}"
         )
     base_name, base = next(iter(reports.items()))  # the first one named is the reference
     if base.energy_uj > 0:

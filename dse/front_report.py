@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from dse.pareto import as_minimization
+from dse.pareto import as_minimization, robust_mask
 from dse.search import Constraint, Objective
 
 # Axis labels with units for the metrics a design point returns (dse.cli's result keys).
@@ -146,6 +146,28 @@ class FrontSummary:
     def n_feasible(self) -> int:
         return sum(p.feasible for p in self.points)
 
+    def bands(self, p: TrialPoint) -> list[tuple[float, float]]:
+        """(low, high) of each objective of ``p``: ``<metric>_low`` / ``_high`` when the
+        design point recorded a band (energy does), else the value itself."""
+        out = []
+        for o in self.objectives:
+            v = p.metrics[o.metric]
+            out.append((p.metrics.get(f"{o.metric}_low", v), p.metrics.get(f"{o.metric}_high", v)))
+        return out
+
+    def robust(self) -> dict[str, bool]:
+        """run id -> whether the front point keeps its place inside every band
+        (:func:`dse.pareto.robust_mask`); front points only."""
+        pts = self.points
+        if not pts:
+            return {}
+        values = np.array([[p.metrics[o.metric] for o in self.objectives] for p in pts], float)
+        bands = np.array([self.bands(p) for p in pts], float)  # (n, m, 2)
+        feasible = np.array([p.feasible for p in pts])
+        directions = [o.direction for o in self.objectives]
+        mask = robust_mask(values, bands[:, :, 0], bands[:, :, 1], directions, feasible)
+        return {p.run_id: bool(r) for p, r in zip(pts, mask, strict=True) if p.pareto}
+
     def label(self, p: TrialPoint) -> str:
         """The point's varying settings, short (``T2 3b 74PE``), or its name when none vary."""
         return short_settings(p.params, self.varying_params) or p.name
@@ -168,12 +190,14 @@ class FrontSummary:
 
     def table(self) -> str:
         """Fixed-width table of the front: trial, varying parameters, objective values."""
-        header = ["trial", *self.varying_params, *(o.metric for o in self.objectives)]
+        robust = self.robust()
+        header = ["trial", *self.varying_params, *(o.metric for o in self.objectives), "robust"]
         rows = [
             [
                 p.name,
                 *(_short_value(p.params.get(k, ""), 4) for k in self.varying_params),
-                *(f"{p.metrics[o.metric]:.4g}" for o in self.objectives),
+                *(self._value_text(p, i) for i in range(len(self.objectives))),
+                "yes" if robust.get(p.run_id, True) else "no",
             ]
             for p in self.front
         ]
@@ -187,7 +211,18 @@ class FrontSummary:
             fmt.format(*("-" * w for w in widths)),
         ]
         lines += [fmt.format(*r) for r in rows]
+        if not all(robust.values()):
+            lines.append(
+                "robust no: another design point beats it somewhere inside the two energy "
+                "bands (the model's stated constant spreads)"
+            )
         return "\n".join(lines)
+
+    def _value_text(self, p: TrialPoint, i: int) -> str:
+        """An objective's value, with its band when it has one: ``0.61 [0.55-1.2]``."""
+        v = p.metrics[self.objectives[i].metric]
+        low, high = self.bands(p)[i]
+        return f"{v:.4g}" if low == high else f"{v:.4g} [{low:.3g}-{high:.3g}]"
 
     def to_dict(self) -> dict[str, Any]:
         def point(p: TrialPoint) -> dict[str, Any]:
@@ -196,8 +231,14 @@ class FrontSummary:
                 "trial": p.name,
                 "params": {k: p.params.get(k) for k in self.varying_params},
                 "metrics": {o.metric: p.metrics[o.metric] for o in self.objectives},
+                "bands": {
+                    o.metric: list(b) for o, b in zip(self.objectives, self.bands(p), strict=True)
+                },
                 "feasible": p.feasible,
+                "robust": robust.get(p.run_id),
             }
+
+        robust = self.robust()
 
         return {
             "objectives": [{"metric": o.metric, "direction": o.direction} for o in self.objectives],
@@ -247,16 +288,30 @@ class FrontSummary:
                 + f"): {where}."
             )
         lines += ["", "## Front", ""]
-        header = ["trial", *self.varying_params, *(o.metric for o in self.objectives), "run"]
+        robust = self.robust()
+        header = [
+            "trial",
+            *self.varying_params,
+            *(o.metric for o in self.objectives),
+            "robust",
+            "run",
+        ]
         lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         for p in self.front:
             cells = [
                 self.run_link(p, link_base, p.name),
                 *(_short_value(p.params.get(k, ""), 4) for k in self.varying_params),
-                *(round_sig(p.metrics[o.metric]) for o in self.objectives),
+                *(self._value_text(p, i) for i in range(len(self.objectives))),
+                "yes" if robust.get(p.run_id, True) else "no",
                 f"`{p.run_id[:8]}`",
             ]
             lines.append("| " + " | ".join(cells) + " |")
+        if not all(robust.values()):
+            lines += [
+                "",
+                "Robust *no*: another design point beats it somewhere inside the two energy "
+                "bands (the hardware model's stated constant spreads).",
+            ]
         lines += ["", "## Best per objective", ""]
         for metric, p in self.best().items():
             lines.append(
@@ -392,11 +447,19 @@ def _plot_two(ax: Any, summary: FrontSummary, x_o: Objective, y_o: Objective) ->
         ax.scatter(
             infeasible[shown, 0], infeasible[shown, 1], s=30, c="#d62728", marker="x", label=label
         )
+    _draw_bands(ax, summary, feasible, x_o.metric, y_o.metric)
     if front:
         arr = xy(front)
         stairs = _staircase(arr, [x_o.direction, y_o.direction])
         ax.plot(stairs[:, 0], stairs[:, 1], c="#1f77b4", lw=1.4, zorder=2)
-        ax.scatter(arr[:, 0], arr[:, 1], s=46, c="#1f77b4", zorder=3, label="Pareto front")
+        robust = summary.robust()
+        ok = np.array([robust.get(p.run_id, True) for p in front])
+        ax.scatter(arr[ok, 0], arr[ok, 1], s=46, c="#1f77b4", zorder=3, label="Pareto front")
+        if (~ok).any():
+            ax.scatter(
+                arr[~ok, 0], arr[~ok, 1], s=46, facecolors="white", edgecolors="#1f77b4",
+                linewidths=1.4, zorder=3, label="on the front, not robust inside the bands",
+            )  # fmt: skip
         for i, (p, (x, y)) in enumerate(zip(front, arr, strict=True)):
             ax.annotate(
                 summary.label(p),
@@ -429,6 +492,28 @@ def _plot_two(ax: Any, summary: FrontSummary, x_o: Objective, y_o: Objective) ->
         f"({summary.n_feasible} feasible){extra}",
         fontsize=10,
     )
+
+
+def _draw_bands(
+    ax: Any, summary: FrontSummary, pts: Sequence[TrialPoint], x_metric: str, y_metric: str
+) -> None:
+    """Error bars from each point's recorded band (``<metric>_low`` / ``_high``)."""
+    labelled = False
+    for metric, axis in ((x_metric, "x"), (y_metric, "y")):
+        rows = [p for p in pts if f"{metric}_low" in p.metrics and f"{metric}_high" in p.metrics]
+        if not rows:
+            continue
+        x = np.array([p.metrics[x_metric] for p in rows], float)
+        y = np.array([p.metrics[y_metric] for p in rows], float)
+        v = x if axis == "x" else y
+        lo = np.clip(v - np.array([p.metrics[f"{metric}_low"] for p in rows], float), 0, None)
+        hi = np.clip(np.array([p.metrics[f"{metric}_high"] for p in rows], float) - v, 0, None)
+        err = {f"{axis}err": np.vstack([lo, hi])}
+        ax.errorbar(
+            x, y, fmt="none", ecolor="#7f8c99", elinewidth=0.8, capsize=2, alpha=0.7, zorder=1,
+            label=None if labelled else "band (the model's stated constant spreads)", **err,
+        )  # fmt: skip
+        labelled = True
 
 
 def _draw_bound(ax: Any, c: Constraint, axis: str, lim: tuple[float, float]) -> None:

@@ -65,6 +65,41 @@ def pareto_mask(
     return mask
 
 
+def robust_mask(
+    values: np.ndarray,
+    lows: np.ndarray,
+    highs: np.ndarray,
+    directions: Sequence[str],
+    feasible: np.ndarray | None = None,
+) -> np.ndarray:
+    """Front points whose place holds anywhere inside the bands.
+
+    ``lows`` / ``highs`` bound each value (equal to ``values`` where an objective has no
+    band). A front point is *not robust* when another feasible point, at its best end of
+    every band, dominates it at its worst end: some choice of the constants inside their
+    stated ranges puts the other point ahead. Returns a mask over the rows: True for a
+    robust front point, False for every other row. (Treats the points' errors as
+    independent; points priced by one model share constants, so this is conservative.)
+    """
+    v = as_minimization(values, directions)
+    lo = as_minimization(lows, directions)
+    hi = as_minimization(highs, directions)
+    best, worst = np.minimum(lo, hi), np.maximum(lo, hi)  # maximised columns were negated
+    front = pareto_mask(values, directions, feasible)
+    n = v.shape[0]
+    candidate = np.ones(n, dtype=bool) if feasible is None else np.asarray(feasible, dtype=bool)
+    if n:
+        candidate &= ~np.isnan(v).any(axis=1)
+    out = front.copy()
+    for i in np.flatnonzero(front):
+        others = candidate.copy()
+        others[i] = False
+        b = best[others]
+        beats = (b <= worst[i]).all(axis=1) & (b < worst[i]).any(axis=1)
+        out[i] = not beats.any()
+    return out
+
+
 def _hv_min(points: np.ndarray, ref: np.ndarray) -> float:
     """Exact hypervolume of minimisation points strictly better than ``ref`` (all dims)."""
     if points.shape[0] == 0:
@@ -140,4 +175,5 @@ __all__ = [
     "default_reference",
     "hypervolume",
     "pareto_mask",
+    "robust_mask",
 ]

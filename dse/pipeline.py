@@ -114,6 +114,7 @@ class DesignPointResult:
                 "energy_uj_low": r.band_uj[0],
                 "energy_uj_high": r.band_uj[1],
                 "membrane_reads": sum(c.membrane_reads for c in r.layers),
+                "dram_uj": r.breakdown.dram_uj,
                 "latency_ms": r.latency_ms,
                 "spikes_per_inference": m.workload.total_spikes,
                 "synops_per_inference": m.workload.total_synops,

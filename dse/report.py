@@ -33,7 +33,8 @@ def summary(
         "  accuracy    split   ANN        SNN        conversion loss",
         f"              val     {m['val_ann_accuracy']:6.2f} %   {m['val_snn_accuracy']:6.2f} %   {_pp(m['val_conversion_loss'])} pp",
         f"              test    {m['test_ann_accuracy']:6.2f} %   {m['test_snn_accuracy']:6.2f} %   {_pp(m['test_conversion_loss'])} pp",
-        f"  hardware    energy {m['energy_uj']:.4g} uJ   latency {m['latency_ms']:.4g} ms   "
+        *_dram_line(m),
+        f"  hardware    energy {m['energy_uj']:.4g} uJ{_band(m)}   latency {m['latency_ms']:.4g} ms   "
         f"area {m['area_mm2']:.4g} mm2   PE utilisation {100 * m['pe_utilization']:.0f} %",
         f"  activity    {m['spikes_per_inference']:.4g} spikes and {m['synops_per_inference']:.4g} "
         f"synaptic ops per inference ({m['pj_per_synop']:.3g} pJ/SOP all-in)",
@@ -42,6 +43,27 @@ def summary(
         f"  recorded    {recorded}",
     ]
     return "\n".join(lines)
+
+
+def _band(m: dict[str, float]) -> str:
+    """`` (band 0.61-1.4, calibrated x2.3)``: the energy band and a calibration, when set."""
+    out = ""
+    if "energy_uj_low" in m and m["energy_uj_high"] > m["energy_uj_low"]:
+        out += f" (band {m['energy_uj_low']:.3g}-{m['energy_uj_high']:.3g})"
+    if m.get("calibration", 1.0) != 1.0:
+        out += f" (calibrated x{m['calibration']:.3g})"
+    return out
+
+
+def _dram_line(m: dict[str, float]) -> list[str]:
+    """First, when most of the energy is off-chip traffic: say so before anything else."""
+    dram, energy = m.get("dram_uj", 0.0), m["energy_uj"]
+    if energy <= 0 or dram < 0.5 * energy:
+        return []
+    return [
+        f"  NOTE        {100 * dram / energy:.0f} % of the energy ({dram:.4g} uJ) is DRAM traffic: "
+        "the weights (or maps) do not fit on chip; a larger hardware.weight_sram_kb keeps them"
+    ]
 
 
 def _accumulator_line(m: dict[str, float]) -> list[str]:
