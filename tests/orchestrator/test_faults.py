@@ -381,6 +381,33 @@ def test_ctrl_c_in_a_single_run_kills_its_mlflow_run(tmp_path: Path) -> None:
     assert statuses(out) == {("child", "KILLED"): 1}
 
 
+# A library the process has mapped: its import is under way or done, and (single run, 1
+# epoch) nothing printed yet. _yaml: dse.cli's own imports (Hydra's, before main());
+# tslib: pandas, under MLflow's import in main()'s preflight, seconds later.
+STARTING = ["_yaml.cpython", "tslib.cpython"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+@pytest.mark.parametrize("moment", STARTING)
+def test_a_signal_while_dse_imports_is_one_line(tmp_path: Path, moment: str, signum: int) -> None:
+    out = tmp_path / "out"
+    proc = start(["training.epochs=1", f"paths.outputs={out}"], tmp_path)
+    maps = Path(f"/proc/{proc.pid}/maps")
+    deadline = time.monotonic() + 120
+    while moment not in maps.read_text():
+        assert proc.poll() is None and time.monotonic() < deadline, end(proc)
+        time.sleep(0.002)
+    proc.send_signal(signum)
+    assert proc.stdout is not None
+    stdout = proc.stdout.read()  # until the process has ended
+    code, stderr = end(proc, timeout=60)
+    assert stdout == "", stdout[-2000:]  # it came before the first line
+    line = one_line((code, stderr), prefix="interrupted (")
+    assert code == 128 + signum and signal.Signals(signum).name in line, stderr[-2000:]
+    assert stderr.strip() == line  # one line: nothing else on stderr either
+
+
 # --------------------------------------------------------------------------- sweep errors
 
 LATE_ERRORS = {
