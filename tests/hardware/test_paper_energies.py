@@ -32,16 +32,36 @@ def test_one_stated_configuration_and_activity(table) -> None:
     assert hw.tech.name == "28nm"
 
 
-def test_targets_with_one_scalar_calibrated_on_cifar10(table) -> None:
-    """CIFAR-100 and Tiny-ImageNet within +-25 %, Tiny / CIFAR-10 within +-15 % of 2.93."""
-    rows, kappa, _, _ = table
-    c10, c100, tiny = rows["CIFAR-10"], rows["CIFAR-100"], rows["Tiny-ImageNet"]
-    assert c10.kappa_uj == pytest.approx(486.7)  # the calibration point
-    assert abs(c100.error) <= 0.25
-    assert abs(tiny.error) <= 0.25
+def test_uncalibrated_targets(table) -> None:
+    """Issue 22: with no calibration, each of the paper's three energies within +-25 %
+    (before the clock, register and wire model: -56.6 / -58.0 / -58.7 %), and
+    Tiny-ImageNet / CIFAR-10 within +-15 % of 2.93; each paper figure inside its band."""
+    rows, _, hw, _ = table
+    assert hw.calibration is None  # ttfs_paper.yaml: uncalibrated
+    for r in rows.values():
+        assert abs(r.uncalibrated_error) <= 0.25, (r.dataset, r.uncalibrated_error)
+        assert r.low_uj < r.model_uj < r.high_uj
+        assert r.low_uj <= r.paper_uj <= r.high_uj, r.dataset
+    c10, tiny = rows["CIFAR-10"], rows["Tiny-ImageNet"]
     paper_ratio = 1426.0 / 486.7
-    ratio = tiny.model_uj / c10.model_uj  # independent of kappa
-    assert abs(ratio / paper_ratio - 1) <= 0.15
+    assert abs(tiny.model_uj / c10.model_uj / paper_ratio - 1) <= 0.15
+
+
+def test_optional_calibration_on_cifar10(table) -> None:
+    """The calibrated reading (kappa fitted on CIFAR-10) is printed beside: it predicts the
+    other two within +-25 % too."""
+    rows, kappa, _, _ = table
+    assert rows["CIFAR-10"].kappa_uj == pytest.approx(486.7)  # the calibration point
+    assert abs(rows["CIFAR-100"].error) <= 0.25
+    assert abs(rows["Tiny-ImageNet"].error) <= 0.25
+
+
+def test_scan_fire_costs_more(table) -> None:
+    """fire: scan reads every potential at each of the 8 steps: more energy than the
+    leading-one fire on every dataset."""
+    rows, _, _, _ = table
+    for r in rows.values():
+        assert r.scan_uj > r.model_uj
 
 
 def test_fixed_and_activity_parts(table) -> None:
@@ -56,8 +76,9 @@ def test_fixed_and_activity_parts(table) -> None:
     assert rows["CIFAR-10"].dram_uj == pytest.approx(14_977_728 * 5 * 20.3125e-6, rel=0.01)
 
 
-def test_model_without_calibration_is_reported(table) -> None:
-    """The model's own figures stay below the paper (kappa > 1): recorded, not hidden."""
+def test_kappa_is_what_the_model_misses(table) -> None:
+    """kappa = paper / model at CIFAR-10: close to 1 now that clock, registers and wires
+    are modelled (it was 2.30 before issue 22)."""
     rows, kappa, _, _ = table
-    assert 1.0 < kappa < 4.0
+    assert 0.8 < kappa < 1.34
     assert rows["CIFAR-10"].model_uj == pytest.approx(486.7 / kappa)
