@@ -118,3 +118,17 @@ def test_fake_quantize_passes_the_gradient_straight_through() -> None:
 def test_invalid_bits_are_refused(make) -> None:  # noqa: ANN001
     with pytest.raises(ConfigError, match="quantizer.bits"):
         make()
+
+
+def test_log_channel_scale_gives_each_output_channel_its_own_levels() -> None:
+    w = torch.tensor([[1.0, 0.25, 0.1, -0.6], [2.0**-6, 2.0**-7, -(2.0**-8), 0.0]])
+    layer, channel = LogQuantizer(3, scale="layer"), LogQuantizer(3, scale="channel")
+    # 3 bits: magnitudes s, s/2, s/4. One layer scale (1) zeroes the small channel ...
+    assert torch.equal(layer.quantize(w)[1], torch.zeros(4))
+    # ... its own scale 2^-6 keeps it, on powers of two
+    q = channel.quantize(w)
+    assert torch.equal(q[1], torch.tensor([2.0**-6, 2.0**-7, -(2.0**-8), 0.0]))
+    assert torch.equal(q[0], layer.quantize(w)[0])  # the channel holding the max: same
+    assert torch.equal(channel.quantize(q), q)  # idempotent
+    nonzero = q[q != 0].abs()
+    assert torch.equal(torch.exp2(torch.log2(nonzero).round()), nonzero)  # shifts only

@@ -4,6 +4,8 @@ tests/hardware/test_hw_contract.py). Built-ins are constructed from their config
 
 from __future__ import annotations
 
+import dataclasses
+
 import sys
 from pathlib import Path
 
@@ -116,6 +118,53 @@ class TestFashionCNN(ModelBuilderContract):
         return builtin_plugin("model", "fashion_cnn")
 
 
+class TestFashionCNNAveragePooling(ModelBuilderContract):
+    config = "fashion_cnn"
+    input_shape = (1, 28, 28)
+
+    def make_builder(self) -> ModelBuilder:
+        return builtin_plugin("model", "fashion_cnn", pool="avg")
+
+    def test_its_pools_are_average_pools_that_rate_processor_prices(self) -> None:
+        from dse.architecture import AvgPool2d, MaxPool2d, static_workload
+
+        arch = self.make_builder().build(self.input_shape, self.num_classes)
+        pools = [layer for layer in arch.layers if isinstance(layer, (AvgPool2d, MaxPool2d))]
+        assert len(pools) == 3 and all(isinstance(p, AvgPool2d) for p in pools)
+        static = static_workload(
+            arch, weight_bits=5, weight_format="log", coding="rate", time_window=8,
+            accumulator_bits=32,
+        )  # fmt: skip
+        # every layer busy: each neuron spikes 4 times per inference
+        workload = dataclasses.replace(
+            static,
+            layers=tuple(
+                dataclasses.replace(
+                    layer,
+                    input_spikes=4.0 * layer.input_neurons,
+                    output_spikes=4.0 * layer.neurons,
+                    synops=4.0 * layer.input_neurons * layer.fan_out,
+                    time_steps=8.0,
+                )
+                for layer in static.layers
+            ),
+        )
+        assert [layer.pool_op for layer in workload.layers if layer.kind == "pool"] == ["avg"] * 3
+        report = builtin_plugin("hardware", "rate_processor").estimate(workload)
+        priced = {layer.name: layer for layer in report.layers}
+        for layer in workload.layers:
+            if layer.kind == "pool":
+                assert priced[layer.name].energy.total_uj > 0, layer.name
+
+
+class TestVGG16AveragePooling(ModelBuilderContract):
+    config = "vgg16"
+    input_shape = (3, 32, 32)
+
+    def make_builder(self) -> ModelBuilder:
+        return builtin_plugin("model", "vgg16", pool="avg", width_multiplier=0.125)
+
+
 class TestVGG16(ModelBuilderContract):
     config = "vgg16"
     input_shape = (3, 32, 32)
@@ -186,16 +235,17 @@ class TestFloat16(WeightQuantizerContract):
         return builtin_plugin("quantizer", "float", bits=16)
 
 
+@pytest.mark.parametrize("scale", ["layer", "channel"])
 @pytest.mark.parametrize("bits", [2, 5, 7])
 class TestLog(WeightQuantizerContract):
     config = "log"
 
     @pytest.fixture(autouse=True)
-    def _bits(self, bits: int) -> None:
-        self.bits = bits
+    def _settings(self, bits: int, scale: str) -> None:
+        self.bits, self.scale = bits, scale
 
     def make_quantizer(self) -> WeightQuantizer:
-        return builtin_plugin("quantizer", "log", bits=self.bits)
+        return builtin_plugin("quantizer", "log", bits=self.bits, scale=self.scale)
 
 
 @pytest.mark.parametrize("per_channel", [False, True])
