@@ -5,7 +5,6 @@ tests/hardware/test_hw_contract.py). Built-ins are constructed from their config
 from __future__ import annotations
 
 import dataclasses
-
 import sys
 from pathlib import Path
 
