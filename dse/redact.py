@@ -14,8 +14,11 @@ from pathlib import Path
 from typing import Any
 
 MASK = "***"
-# scheme://user:password@host  (the user part may be empty: scheme://:password@host)
-_CREDENTIALS = re.compile(r"(?P<head>\b[a-zA-Z][\w+.-]*://[^\s:/@]*:)(?P<password>[^\s@/]+)(?=@)")
+# scheme://user:password@host  (the user part may be empty: scheme://:password@host), also
+# as Hydra escapes an override's colons: scheme\://user\:password@host
+_CREDENTIALS = re.compile(
+    r"(?P<head>\b[a-zA-Z][\w+.-]*\\?://[^\s:/@\\]*\\?:)(?P<password>[^\s@/]+)(?=@)"
+)
 
 
 def redact(text: str) -> str:

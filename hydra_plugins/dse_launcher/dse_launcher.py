@@ -34,6 +34,8 @@ from hydra.plugins.launcher import Launcher
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf, open_dict
 
+from dse.redact import redact
+
 # Registers the ConfigStore entry when Hydra's plugin discovery imports this module.
 from hydra_plugins.dse_launcher import config as _config  # noqa: F401
 
@@ -102,7 +104,7 @@ class DseLocalLauncher(Launcher):
         log.info("Launching %d jobs in this process", len(job_overrides))
         returns = []
         for idx, overrides in enumerate(job_overrides, start=initial_job_idx):
-            log.info("\t#%d : %s", idx, " ".join(filter_overrides(overrides)))
+            log.info("\t#%d : %s", idx, redact(" ".join(filter_overrides(overrides))))
             job_config = self.job_config(list(overrides))
             with open_dict(job_config):
                 job_config.hydra.job.id = idx

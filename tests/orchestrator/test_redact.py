@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from dse.redact import redact, redact_values
+from dse.redact import redact, redact_file, redact_values
 
 
 @pytest.mark.parametrize(
@@ -19,6 +21,10 @@ from dse.redact import redact, redact_values
         (
             "storage postgresql://u:pw@h/d and http://v:x@s",
             "storage postgresql://u:***@h/d and http://v:***@s",
+        ),
+        (  # an override as Hydra's logs and overrides.yaml write it: colons escaped
+            r"tracking.uri=postgresql\://dse\:hunter2@db\:5432/mlflow",
+            r"tracking.uri=postgresql\://dse\:***@db\:5432/mlflow",
         ),
     ],
 )
@@ -49,3 +55,17 @@ def test_containers_are_redacted_deeply() -> None:
         "n": 3,
         "tags": ["http://a:***@c", 1.5],
     }
+
+
+def test_a_file_is_rewritten_masked_and_only_when_it_holds_a_password(tmp_path: Path) -> None:
+    typed = tmp_path / "overrides.yaml"
+    typed.write_text("- tracking.uri=postgresql\\://u\\:hunter2@db/m\n- seed=1\n")
+    clean = tmp_path / "config.yaml"
+    clean.write_text("seed: 1\n")
+    before = clean.stat().st_mtime_ns
+    redact_file(typed)
+    redact_file(clean)
+    redact_file(tmp_path / "missing.yaml")  # nothing to do
+    assert typed.read_text() == "- tracking.uri=postgresql\\://u\\:***@db/m\n- seed=1\n"
+    assert clean.stat().st_mtime_ns == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["config.yaml", "overrides.yaml"]
