@@ -24,9 +24,8 @@ from hydra.core.utils import JobReturn, JobStatus, filter_overrides
 from omegaconf import OmegaConf
 
 from dse.redact import redact
-
-# Registers the ConfigStore entry when Hydra's plugin discovery imports this module.
-from hydra_plugins.dse_grid_sweeper import config as _config  # noqa: F401
+from hydra_plugins.dse_grid_sweeper import config as _config  # noqa: F401 (ConfigStore entry)
+from hydra_plugins.dse_launcher._submitit import cancelled_if_interrupted
 
 log = logging.getLogger(__name__)
 
@@ -152,7 +151,8 @@ class DseGridSweeper(BasicSweeper):
             tic = time.perf_counter()
             self.validate_batch_is_legal(batch)  # composition errors: before any job runs
             log.debug("validated %d jobs in %.2f s", len(batch), time.perf_counter() - tic)
-            results = self.launcher.launch(batch, initial_job_idx=done)
+            with cancelled_if_interrupted(self.launcher):  # submitit: jobs die with the sweep
+                results = self.launcher.launch(batch, initial_job_idx=done)
             for idx, (overrides, ret) in enumerate(zip(batch, results, strict=True), done):
                 if ret.status != JobStatus.COMPLETED:
                     where = " ".join(filter_overrides(overrides))

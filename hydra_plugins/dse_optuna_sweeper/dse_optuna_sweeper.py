@@ -22,6 +22,7 @@ from dse.locks import study_lock
 from dse.redact import redact
 from dse.search import Constraint, Objective
 from dse.tracking import SweepRecorder, print_front
+from hydra_plugins.dse_launcher._submitit import cancelled_if_interrupted
 from hydra_plugins.dse_optuna_sweeper import _ledger as ledger
 
 # Registers the ConfigStore entries when Hydra's plugin discovery imports this module.
@@ -358,7 +359,8 @@ class DseOptunaSweeper(Sweeper):
             ]
             if done == 0:  # a full compose per trial: the first batch proves the space composes
                 self.validate_batch_is_legal(overrides)
-            returns = self.launcher.launch(overrides, initial_job_idx=self.job_idx)
+            with cancelled_if_interrupted(self.launcher):  # submitit: jobs die with the sweep
+                returns = self.launcher.launch(overrides, initial_job_idx=self.job_idx)
             self.job_idx += len(batch)
             for trial, ret in zip(batch, returns, strict=True):
                 error, metrics = _outcome(ret, objectives)
