@@ -32,7 +32,7 @@ from dse import report, tracking
 from dse.cache import StageCache
 from dse.config import check_top_level, register_schemas
 from dse.errors import ConfigError, DseError
-from dse.interrupts import deferred, shielded, signals_interrupt, stop
+from dse.interrupts import deferred, shielded, signal_name, signals_interrupt, stop
 from dse.pipeline import DesignPoint, Plugins, build_plugins
 from dse.plugins import (
     CONF_DIR,
@@ -333,8 +333,11 @@ def main() -> None:
             except DseError as err:
                 sys.exit(f"error: {err}")
             _hydra_main()
-        except KeyboardInterrupt as err:  # before or between design points (Hydra's start-up)
-            raise stop(err, "dse stopped before a design point started") from None
+        except KeyboardInterrupt as err:  # Hydra's start-up, or another sweeper's multirun
+            with shielded():  # Hydra's basic sweeper (or another): its parent run KILLED
+                closed = tracking.close_open_parents("KILLED", f"interrupted ({signal_name(err)})")
+            what = "the sweep's parent run KILLED" if closed else "before a design point started"
+            raise stop(err, f"dse stopped {what}") from None
 
 
 # Imported by the `dse` script: its handler stays until main() replaces it (the script calls

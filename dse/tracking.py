@@ -320,6 +320,24 @@ def running_children(client: MlflowClient, parent_run_id: str) -> list[Any]:
     )
 
 
+# Parent runs SweepCallback opened for another sweeper and not yet closed: a signal that
+# ends the process before on_multirun_end (Hydra calls no callback then) closes them.
+_open_parents: dict[str, str] = {}
+
+
+def close_open_parents(status: str, reason: str) -> int:
+    """Close the parent runs another sweeper's multirun left open (``dse``'s last step when
+    a signal ends it); returns how many it closed."""
+    closed = 0
+    for run_id, uri in list(_open_parents.items()):
+        try:
+            closed += close_runs(connect(uri), [run_id], status, reason)
+        except Exception as err:  # the store went away: say so, never a traceback
+            log.warning("parent run %s left RUNNING: %s", run_id, _one_line(err))
+        _open_parents.pop(run_id, None)
+    return closed
+
+
 class SweepCallback(Callback):
     """Opens the multirun's parent run (for sweepers other than dse's, which open it after
     their checks) and records its Pareto front at the end; for a single run, checks that
@@ -343,9 +361,10 @@ class SweepCallback(Callback):
         if opens_own_parent(config):
             return
         try:
-            open_sweep_parent(config)
+            run_id = open_sweep_parent(config)
         except DseError as err:
             raise SystemExit(f"error: {err}") from None
+        _open_parents[run_id] = str(config.tracking.uri)
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         """dse's sweepers (dse_grid, dse_optuna) record the front and close the parent
@@ -360,6 +379,7 @@ class SweepCallback(Callback):
         run_id = read_parent_run_id(config.hydra.sweep.dir)
         if run_id is None:
             return
+        _open_parents.pop(run_id, None)
         client = connect(config.tracking.uri)
         if client.get_run(run_id).info.status != "RUNNING":
             return  # closed by its sweeper, front recorded

@@ -408,6 +408,31 @@ def test_a_signal_while_dse_imports_is_one_line(tmp_path: Path, moment: str, sig
     assert stderr.strip() == line  # one line: nothing else on stderr either
 
 
+@pytest.mark.slow
+def test_ctrl_c_under_hydras_basic_sweeper_kills_the_parent_run(tmp_path: Path) -> None:
+    """Another sweeper than dse's: Hydra calls no callback when a signal ends the multirun;
+    dse closes the parent run SweepCallback opened (KILLED) before its one line."""
+    import sqlite3
+
+    out = tmp_path / "out"
+    args = ["-m", "hydra/sweeper=basic", "quantizer.bits=3,4", "training.epochs=100"]
+    proc = start([*args, "cache.enabled=false", f"paths.outputs={out}"], tmp_path)
+    deadline = time.monotonic() + 120
+    while True:  # the parent and the first design point's run are open: it is training
+        time.sleep(0.2)
+        assert proc.poll() is None and time.monotonic() < deadline, end(proc)
+        if (out / "mlflow.db").exists():
+            with sqlite3.connect(out / "mlflow.db") as conn:
+                query = "select count(*) from runs where status = 'RUNNING'"
+                if conn.execute(query).fetchone()[0] >= 2:
+                    break
+    proc.send_signal(signal.SIGINT)
+    code, stderr = end(proc)
+    line = one_line((code, stderr), prefix="interrupted (")
+    assert code == 130 and "parent run KILLED" in line, stderr[-2000:]
+    assert statuses(out) == {("parent", "KILLED"): 1, ("child", "KILLED"): 1}
+
+
 # --------------------------------------------------------------------------- sweep errors
 
 LATE_ERRORS = {
