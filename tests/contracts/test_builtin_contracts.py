@@ -117,6 +117,14 @@ class TestFashionCNN(ModelBuilderContract):
         return builtin_plugin("model", "fashion_cnn")
 
 
+class TestFashionVGG(ModelBuilderContract):
+    config = "fashion_vgg"
+    input_shape = (1, 28, 28)
+
+    def make_builder(self) -> ModelBuilder:
+        return builtin_plugin("model", "fashion_vgg")
+
+
 class TestFashionCNNAveragePooling(ModelBuilderContract):
     config = "fashion_cnn"
     input_shape = (1, 28, 28)

@@ -55,3 +55,25 @@ def test_experiments_compose(compose):
     for path in sorted((CONF_DIR / "experiment").glob("*.yaml")):
         cfg = compose([f"experiment={path.stem}"], return_hydra_config=True)
         assert cfg.hydra.sweeper is not None
+
+
+def test_fashion_standard_is_the_network_experiment_fashion_fine_tunes(compose, tmp_path):
+    """experiment=fashion_standard trains exactly experiment=fashion's pretraining: one
+    cache key, so the float row and every CAT design point share one trained network; a
+    CAT-stage key changes neither."""
+    from dse.cache import StageCache
+    from dse.pipeline import DesignPoint, build_plugins
+
+    def pretraining_key(overrides: list[str]) -> str:
+        cfg = compose(overrides)
+        plugins = build_plugins(cfg)
+        method = plugins.training.pretraining() or plugins.training
+        return DesignPoint(cfg, plugins, StageCache(tmp_path)).pretraining_key(method)
+
+    fashion = pretraining_key(["experiment=fashion"])
+    assert fashion == pretraining_key(["experiment=fashion_standard"])
+    assert fashion == pretraining_key(
+        ["experiment=fashion", "training.lr=0.01", "training.epochs=9"]
+    )
+    assert fashion != pretraining_key(["experiment=fashion", "training.pretrain.lr=0.01"])
+    assert fashion != pretraining_key(["experiment=fashion", "model.pool=avg"])
