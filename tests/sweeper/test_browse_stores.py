@@ -60,7 +60,7 @@ def test_the_store_opens_on_runs_and_the_parent_explains_its_sweep(sweep) -> Non
 
     note = parent.data.tags[NOTE_TAG]
     front = [r for r in children if r.data.tags["dse.pareto_optimal"] == "true"]
-    assert front and "| trial | x | y | snn_accuracy | energy_uj | run |" in note
+    assert front and "| trial | x | y | snn_accuracy | energy_uj | robust | run |" in note
     for r in front:  # each front point's row links to its child run
         link = f"(#/experiments/{exp.experiment_id}/runs/{r.info.run_id})"
         assert f"[trial {r.data.tags['optuna_trial']}]{link}" in note
