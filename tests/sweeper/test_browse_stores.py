@@ -185,7 +185,7 @@ def test_mlflow_ui_serves_the_parents_description_and_front_files(sweep) -> None
         run_id = sweep["parent"].info.run_id
         run = json.loads(get("/api/2.0/mlflow/runs/get", run_id=run_id))["run"]
         tags = {t["key"]: t["value"] for t in run["data"]["tags"]}
-        assert "| trial | x | y | snn_accuracy | energy_uj | run |" in tags[NOTE_TAG]
+        assert "| trial | x | y | snn_accuracy | energy_uj | robust | run |" in tags[NOTE_TAG]
         listed = json.loads(get("/api/2.0/mlflow/artifacts/list", run_id=run_id))
         names = {f["path"] for f in listed["files"]}
         assert {"pareto_front.png", "pareto_front.svg", "pareto_front.csv"} <= names
