@@ -30,7 +30,7 @@ JOBS = [
     [EXPERIMENT, "quantizer=uniform", "quantizer.bits=4"],  # a group choice and a key inside it
     [EXPERIMENT, "hardware/technology=45nm", "hardware.num_pes=8"],  # a nested group
     [EXPERIMENT, "hydra.job.chdir=true", "seed=3"],  # Hydra's own node
-    [EXPERIMENT, "+extra.key=1", "~training.pretrain_epochs"],  # add and delete
+    [EXPERIMENT, "+extra.key=1", "~training.distill"],  # add and delete
     [EXPERIMENT, "paths.outputs=elsewhere", "cache.enabled=false"],  # interpolated from elsewhere
 ]
 
