@@ -42,10 +42,10 @@ def main() -> None:
     test = type(data.test)(data.test.x[: args.samples], data.test.y[: args.samples])
     coding, quantizer = RateCoding(time_window=32), LogQuantizer(5)
     print(f"Fashion-MNIST, {args.limit} training images, CAT {args.epochs} epochs, rate T = 32,")
-    print(f"log 5-bit, fashion_cnn; {args.samples} test images; {args.threads} torch thread(s)")
+    print(f"log 5-bit, fashion_vgg; {args.samples} test images; {args.threads} torch thread(s)")
     for pool in ("max", "avg"):
         wall, cpu = time.perf_counter(), time.process_time()
-        model = OmegaConf.load(CONF_DIR / "model" / "fashion_cnn.yaml")
+        model = OmegaConf.load(CONF_DIR / "model" / "fashion_vgg.yaml")
         model.pool = pool
         arch = instantiate(model).build(data.input_shape, data.num_classes)
         ann = ConversionAwareTraining(epochs=args.epochs, batch_size=128, lr=2e-3).fit(
