@@ -96,3 +96,15 @@ def test_plugins_are_built_directly_unless_the_config_nests_objects():
     # A nested _target_ is Hydra's to build (the class argument is not used then).
     nested = {"_target_": "builtins.dict", "inner": {"_target_": "fractions.Fraction"}}
     assert construct(dict, nested) == {"inner": Fraction(0)}
+
+
+def test_average_pooling_under_ttfs_log_is_one_line_before_any_training(tmp_path):
+    from conftest import run_dse
+
+    done = run_dse(["model.pool=avg", f"paths.outputs={tmp_path}/outputs"], cwd=tmp_path)
+    assert done.returncode != 0
+    lines = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1 and "model.pool=max" in lines[0], done.stderr[-2000:]
+    assert "Traceback" not in done.stderr
+    assert "epoch" not in done.stderr  # no training bar: refused before the train stage
+    assert not (tmp_path / "outputs" / "cache" / "training").exists()
