@@ -27,6 +27,7 @@ from dse.builtin.codings import RateCoding
 from dse.builtin.datasets.idx import FashionMNIST
 from dse.builtin.quantizers import LogQuantizer
 from dse.builtin.training import ConversionAwareTraining
+from dse.data import to_float
 from dse.plugins import CONF_DIR
 
 
@@ -52,9 +53,11 @@ def main() -> None:
             arch, data, quantizer, coding, seed=0
         )
         snn = coding.convert(ann, quantizer, data.train)
-        out = coding.run(snn, test.x)
+        out = coding.run(snn, to_float(test.x))  # run() takes pixels in [0, 1]
         with torch.no_grad():
-            ann_acc = 100.0 * float((ann.module(test.x).argmax(1) == test.y).float().mean())
+            ann_acc = 100.0 * float(
+                (ann.module(to_float(test.x)).argmax(1) == test.y).float().mean()
+            )
         snn_acc = 100.0 * float((out["potential"].argmax(1) == test.y).float().mean())
         print(
             f"\npool={pool}: ANN {ann_acc:.2f} %, SNN {snn_acc:.2f} %, "
