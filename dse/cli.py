@@ -67,6 +67,10 @@ SPLIT_METRICS = (
     "snn_accuracy",
     "conversion_loss",
     "energy_uj",
+    "energy_uj_low",  # the hardware model's band
+    "energy_uj_high",
+    "membrane_reads",
+    "dram_uj",
     "latency_ms",
     "spikes_per_inference",
     "synops_per_inference",
@@ -75,7 +79,8 @@ SPLIT_METRICS = (
     "cycles",
 )
 ACCUMULATOR_METRICS = ("truncated_products", "saturated_neurons")  # codings with a fixed point
-RUN_METRICS = ("area_mm2", "stage_seconds", "record_seconds")
+RUN_METRICS = ("area_mm2", "calibration", "stage_seconds", "record_seconds")
+# Also returned, per layer and not searchable by name in advance: membrane_reads_<layer>.
 
 
 def design_metrics(plugins: Plugins) -> set[str]:
