@@ -58,22 +58,32 @@ def test_published_sizes_and_balanced_classes(fashion: FashionMNIST) -> None:
     assert torch.bincount(data.val.y).tolist() == [600] * 10
 
 
-def test_cat_subset_converts_with_exactly_zero_loss(fashion: FashionMNIST) -> None:
-    """A short CAT run (log 5-bit, ttfs_log T = 8) on 2,000 images: SNN == ANN, prediction
-    for prediction, on 1,000 real test images."""
-    data = FashionMNIST(limit=2000, augment=False).load()
-    arch = instantiate(OmegaConf.load(CONF_DIR / "model" / "fashion_cnn.yaml")).build(
-        data.input_shape, data.num_classes
-    )
-    coding, quantizer = TTFSLogCoding(time_window=8), LogQuantizer(5)
+def _cat_on_real_images(model: str, coding, images: int, **model_keys):  # noqa: ANN001, ANN202
+    """A short CAT run (log 5-bit, 2 epochs) of conf/model/<model>.yaml on the first
+    ``images`` real training images, converted and simulated on 1,000 real test images:
+    (architecture, ANN predictions, simulation result, the test split)."""
+    data = FashionMNIST(limit=images, augment=False).load()
+    node = OmegaConf.load(CONF_DIR / "model" / f"{model}.yaml")
+    for key, value in model_keys.items():
+        node[key] = value
+    arch = instantiate(node).build(data.input_shape, data.num_classes)
+    quantizer = LogQuantizer(5)
     ann = ConversionAwareTraining(epochs=2, batch_size=128, lr=2e-3).fit(
         arch, data, quantizer, coding, seed=0
     )
     snn = coding.convert(ann, quantizer, data.train)
     test = type(data.test)(data.test.x[:1000], data.test.y[:1000])
-    result = coding.simulate(snn, test)
     with torch.no_grad():
         ann_predictions = ann.module(test.x).argmax(1)
+    return arch, ann_predictions, coding.simulate(snn, test), test
+
+
+def test_cat_subset_converts_with_exactly_zero_loss(fashion: FashionMNIST) -> None:
+    """A short CAT run (log 5-bit, ttfs_log T = 8) on 2,000 images: SNN == ANN, prediction
+    for prediction, on 1,000 real test images."""
+    _, ann_predictions, result, _ = _cat_on_real_images(
+        "fashion_cnn", TTFSLogCoding(time_window=8), 2000
+    )
     assert torch.equal(torch.as_tensor(result.predictions), ann_predictions)
     assert result.accuracy > 40.0  # it learned (chance: 10 %): the equality is not trivial
 
@@ -84,19 +94,10 @@ def test_rate_cat_with_average_pooling_converts_within_a_point(fashion: FashionM
     pooling the spike counts of a pool over-count: README, Fashion-MNIST)."""
     from dse.builtin.codings import RateCoding
 
-    data = FashionMNIST(limit=3000, augment=False).load()
-    model = OmegaConf.load(CONF_DIR / "model" / "fashion_vgg.yaml")
-    model.pool = "avg"
-    arch = instantiate(model).build(data.input_shape, data.num_classes)
-    assert "AvgPool2d" in {type(layer).__name__ for layer in arch.layers}
-    coding, quantizer = RateCoding(time_window=32), LogQuantizer(5)
-    ann = ConversionAwareTraining(epochs=2, batch_size=128, lr=2e-3).fit(
-        arch, data, quantizer, coding, seed=0
+    arch, ann_predictions, result, test = _cat_on_real_images(
+        "fashion_vgg", RateCoding(time_window=32), 3000, pool="avg"
     )
-    snn = coding.convert(ann, quantizer, data.train)
-    test = type(data.test)(data.test.x[:1000], data.test.y[:1000])
-    result = coding.simulate(snn, test)
-    with torch.no_grad():
-        ann_accuracy = 100.0 * float((ann.module(test.x).argmax(1) == test.y).float().mean())
+    assert "AvgPool2d" in {type(layer).__name__ for layer in arch.layers}
+    ann_accuracy = 100.0 * float((ann_predictions == test.y).float().mean())
     assert ann_accuracy > 40.0  # it learned (chance: 10 %)
     assert abs(ann_accuracy - result.accuracy) <= 1.0, (ann_accuracy, result.accuracy)
