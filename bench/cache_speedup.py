@@ -92,11 +92,11 @@ def phase_ms(outputs: Path, repeats: int = 7) -> dict[str, float]:
     from hydra.core.global_hydra import GlobalHydra
     from hydra.types import HydraContext, RunMode
 
-    from dse import tracking
-    from dse.cache import StageCache
-    from dse.cli import write_artifacts
-    from dse.config import register_schemas
-    from dse.pipeline import DesignPoint, build_plugins
+    from dse.cli.app import write_artifacts
+    from dse.point.cache import StageCache
+    from dse.point.pipeline import DesignPoint, build_plugins
+    from dse.registry.schema import register_schemas
+    from dse.tracking.runs import runs as tracking
     from hydra_plugins.dse_launcher.dse_launcher import DseLocalLauncher
 
     register_schemas()

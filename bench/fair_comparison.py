@@ -43,9 +43,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from dse.estimate import assumed_activity, load_hardware, model_workload
-from dse.interfaces import HardwareReport
-from dse.workload import Workload
+from dse.api.interfaces import HardwareReport
+from dse.api.workload import Workload
+from dse.cli.estimate import assumed_activity, load_hardware, model_workload
 
 ROOT = Path(__file__).resolve().parents[1]
 FASHION = ROOT / "bench" / "workloads" / "fashion_cat_log5_T8.json"
@@ -58,10 +58,10 @@ def train_digits(coding: str, pool: str, epochs: int = 2) -> Workload:
     """One digits design point trained and simulated in-process; its test workload."""
     from hydra import compose, initialize_config_dir
 
-    from dse.cache import StageCache  # noqa: I001  (local: torch is imported by the stages)
-    from dse.config import register_schemas
-    from dse.pipeline import DesignPoint, build_plugins
-    from dse.plugins import CONF_DIR
+    from dse.point.cache import StageCache  # noqa: I001  (local: torch is imported by the stages)
+    from dse.point.pipeline import DesignPoint, build_plugins
+    from dse.registry.discovery import CONF_DIR
+    from dse.registry.schema import register_schemas
 
     register_schemas()
     with tempfile.TemporaryDirectory() as tmp:

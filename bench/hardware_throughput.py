@@ -10,10 +10,10 @@ from __future__ import annotations
 import itertools
 import time
 
-from dse.architecture import static_workload
+from dse.api.architecture import static_workload
 from dse.builtin.hardware import ANNAccelerator, RateProcessor, TTFSProcessor, load_technology
 from dse.builtin.models.vgg16 import VGG16
-from dse.estimate import DEFAULT_SPIKE_RATE, assumed_activity
+from dse.cli.estimate import DEFAULT_SPIKE_RATE, assumed_activity
 
 
 def main() -> None:

@@ -32,9 +32,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from dse.estimate import assumed_activity, model_workload
-from dse.interfaces import HardwareReport
-from dse.plugins import CONF_DIR
+from dse.api.interfaces import HardwareReport
+from dse.cli.estimate import assumed_activity, model_workload
+from dse.registry.discovery import CONF_DIR
 
 SPIKE_RATE = 0.1  # dse.estimate.DEFAULT_SPIKE_RATE: the project's stated default, not fitted
 INPUT_RATE = 1.0  # one TTFS spike per (nonzero) input pixel

@@ -35,8 +35,8 @@ import optuna
 from optuna.distributions import IntDistribution
 
 from dse.builtin.hardware.ttfs_processor import TTFSProcessor
-from dse.estimate import DEFAULT_SPIKE_RATE, assumed_activity, model_workload
-from dse.pareto import default_reference, hypervolume, pareto_mask
+from dse.cli.estimate import DEFAULT_SPIKE_RATE, assumed_activity, model_workload
+from dse.front.pareto import default_reference, hypervolume, pareto_mask
 
 DIRECTIONS = ["minimize", "minimize"]  # energy_uj, area_mm2
 SPACE = {

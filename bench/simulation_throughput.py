@@ -11,13 +11,13 @@ import time
 
 import torch
 
+from dse.api.interfaces import Split
+from dse.api.network import Network
 from dse.builtin.codings import RateCoding, TTFSLogCoding
 from dse.builtin.datasets.digits import Digits
 from dse.builtin.models.small_cnn import SmallCNN
 from dse.builtin.quantizers import LogQuantizer
 from dse.builtin.training import ConversionAwareTraining
-from dse.interfaces import Split
-from dse.network import Network
 
 REPEATS = 5  # best of 5 runs: robust to other processes sharing the 2 cores
 

@@ -20,7 +20,7 @@ from dse.builtin.codings import TTFSLogCoding
 from dse.builtin.datasets.idx import FashionMNIST
 from dse.builtin.quantizers import LogQuantizer
 from dse.builtin.training import ConversionAwareTraining, StandardTraining
-from dse.plugins import CONF_DIR
+from dse.registry.discovery import CONF_DIR
 
 
 def main() -> None:

@@ -157,8 +157,8 @@ def floor_d(folder: Path, trials: int) -> tuple[float, float]:
     from hydra.core.utils import run_job
     from hydra.types import HydraContext, RunMode
 
-    from dse.config import register_schemas
-    from dse.plugins import CONF_DIR
+    from dse.registry.discovery import CONF_DIR
+    from dse.registry.schema import register_schemas
 
     register_schemas()
     # Hydra's own default: every job writes its .hydra/ files (dse's sweeps do not)

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from dse.builtin.hardware import ANNAccelerator
 from dse.builtin.hardware.zigzag_ann import check_maps_fit, run_zigzag_layer
-from dse.estimate import model_workload
+from dse.cli.estimate import model_workload
 
 CONFIGS = {
     "default (256 KB weight SRAM, weights from DRAM)": {},

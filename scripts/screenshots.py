@@ -34,7 +34,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from dse.front_browse import front_list_url, runs_url  # noqa: E402
+from dse.front.browse import front_list_url, runs_url  # noqa: E402
 
 
 class Chromium:

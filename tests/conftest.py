@@ -28,7 +28,7 @@ def compose() -> Callable:
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
 
-    from dse.config import register_schemas
+    from dse.registry.schema import register_schemas
 
     register_schemas()
 

@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import pytest
 
-from dse.architecture import Architecture, static_workload
-from dse.interfaces import (
+from dse.api.architecture import Architecture, static_workload
+from dse.api.interfaces import (
     PLUGIN_KINDS,
     Accumulator,
     Dataset,
@@ -391,7 +391,7 @@ class DatasetContract(ABC):
 
         if loaded.augment is None:
             return
-        from dse.data import to_float
+        from dse.api.data import to_float
 
         x = to_float(loaded.train.x[:8])
         out = loaded.augment(x, torch.Generator().manual_seed(0))

@@ -10,11 +10,11 @@ import socket
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from dse.architecture import Architecture, Conv2d, Flatten, Linear, MaxPool2d, static_workload
-from dse.workload import Workload
+from dse.api.architecture import Architecture, Conv2d, Flatten, Linear, MaxPool2d, static_workload
+from dse.api.workload import Workload
 
 if TYPE_CHECKING:
-    from dse.interfaces import DataSplits
+    from dse.api.interfaces import DataSplits
 
 
 def builtin_plugin(group: str, name: str, **overrides: Any) -> Any:
@@ -26,7 +26,7 @@ def builtin_plugin(group: str, name: str, **overrides: Any) -> Any:
     network trained by ``builtin_plugin("training", "cat", epochs=1)``), so they reach the
     built-ins through their configs, never by importing them.
     """
-    from dse.plugins import compose_plugin
+    from dse.registry.discovery import compose_plugin
 
     return compose_plugin(
         group, name, [f"{group}.{key}={value}" for key, value in overrides.items()]
@@ -42,7 +42,7 @@ def digits() -> DataSplits:
 def head(data: DataSplits, samples: int) -> DataSplits:
     """``data`` with its validation and test splits cut to the first ``samples`` images
     (the training split stays whole: training needs it)."""
-    from dse.interfaces import Split
+    from dse.api.interfaces import Split
 
     def cut(split: Split) -> Split:
         return Split(split.x[:samples], split.y[:samples])

@@ -23,7 +23,7 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.utils import JobReturn, JobStatus, filter_overrides
 from omegaconf import OmegaConf
 
-from dse.redact import redact
+from dse.runtime.redact import redact
 from hydra_plugins.dse_grid_sweeper import config as _config  # noqa: F401 (ConfigStore entry)
 from hydra_plugins.dse_launcher._submitit import cancelled_if_interrupted
 
@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 def job_error(ret: JobReturn) -> str:
     """The exception a failed job raised, on one line."""
     err = ret._return_value  # JobReturn keeps a failed job's exception here
-    from dse.errors import DseError
+    from dse.api.errors import DseError
 
     text = " ".join(str(err).split())
     return text if isinstance(err, DseError) else f"{type(err).__name__}: {text}"
@@ -49,8 +49,8 @@ class DseGridSweeper(BasicSweeper):
         self.task_function = task_function
 
     def sweep(self, arguments: list[str]) -> Any:
-        from dse.errors import DseError
-        from dse.interrupts import shielded, signals_interrupt, stop
+        from dse.api.errors import DseError
+        from dse.runtime.interrupts import shielded, signals_interrupt, stop
 
         self._recorder_: Any = None
         with signals_interrupt():
@@ -69,7 +69,7 @@ class DseGridSweeper(BasicSweeper):
 
     def _fail(self, error: str, status: str = "FAILED") -> None:
         """An error after the parent run opened: the parent FAILED with it, not RUNNING."""
-        from dse import tracking
+        from dse.tracking.runs import runs as tracking
 
         assert self.config is not None
         uri = OmegaConf.select(self.config, "tracking.uri")
@@ -80,7 +80,7 @@ class DseGridSweeper(BasicSweeper):
     def _interrupted(self, err: BaseException) -> str:
         """The running job's MLflow run and the parent KILLED, the front of what finished
         kept."""
-        from dse.interrupts import signal_name
+        from dse.runtime.interrupts import signal_name
 
         reason = f"interrupted by {signal_name(err)}"
         recorder = self._recorder_
@@ -101,7 +101,7 @@ class DseGridSweeper(BasicSweeper):
     def _preflight(self, job: Sequence[str]) -> None:
         """One composed job of the grid handed to the task function's own check
         (``task_function.dse_preflight``: plugins, dataset, tracking, search metrics)."""
-        from dse.errors import ConfigError
+        from dse.api.errors import ConfigError
 
         assert self.config is not None and self.hydra_context is not None
         check = getattr(self.task_function, "dse_preflight", None)
@@ -116,8 +116,8 @@ class DseGridSweeper(BasicSweeper):
     def _sweep(self, arguments: list[str]) -> Any:
         from hydra.errors import HydraException
 
-        from dse import tracking
-        from dse.errors import ConfigError
+        from dse.api.errors import ConfigError
+        from dse.tracking.runs import runs as tracking
 
         assert self.config is not None and self.launcher is not None
         assert self.hydra_context is not None
@@ -172,7 +172,7 @@ class DseGridSweeper(BasicSweeper):
                 f"are kept. First: {failed[0]}{more}"
             )
         if recorder is not None:
-            from dse.tracking import print_front
+            from dse.tracking.runs import print_front
 
             summary = recorder.finish(message)
             if summary is not None and message is None:
@@ -188,6 +188,6 @@ class DseGridSweeper(BasicSweeper):
             return None  # another Hydra app: nothing recorded in MLflow
         if not OmegaConf.select(self.config, "search.objectives"):
             return None
-        from dse.tracking import SweepRecorder
+        from dse.tracking.runs import SweepRecorder
 
         return SweepRecorder(self.config)

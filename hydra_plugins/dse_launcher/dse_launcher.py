@@ -34,7 +34,7 @@ from hydra.plugins.launcher import Launcher
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from dse.redact import redact
+from dse.runtime.redact import redact
 
 # Registers the ConfigStore entry when Hydra's plugin discovery imports this module.
 from hydra_plugins.dse_launcher import config as _config  # noqa: F401

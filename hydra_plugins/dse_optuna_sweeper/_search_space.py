@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from hydra.core.override_parser.types import ChoiceSweep, IntervalSweep, Override, RangeSweep
 
-from dse.errors import ConfigError
+from dse.api.errors import ConfigError
 
 if TYPE_CHECKING:
     from optuna.distributions import BaseDistribution

@@ -15,13 +15,13 @@ from hydra.plugins.sweeper import Sweeper
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf
 
-from dse.errors import ConfigError, DseError, require
-from dse.front_browse import annotate_study, enqueue_reference, record_constraints
-from dse.front_report import FrontSummary
-from dse.locks import study_lock
-from dse.redact import redact
-from dse.search import Constraint, Objective
-from dse.tracking import SweepRecorder, print_front
+from dse.api.errors import ConfigError, DseError, require
+from dse.front.browse import annotate_study, enqueue_reference, record_constraints
+from dse.front.render import FrontSummary
+from dse.front.search import Constraint, Objective
+from dse.runtime.locks import study_lock
+from dse.runtime.redact import redact
+from dse.tracking.runs import SweepRecorder, print_front
 from hydra_plugins.dse_launcher._submitit import cancelled_if_interrupted
 from hydra_plugins.dse_optuna_sweeper import _ledger as ledger
 
@@ -195,7 +195,7 @@ class DseOptunaSweeper(Sweeper):
     # ------------------------------------------------------------------ the loop
 
     def sweep(self, arguments: list[str]) -> FrontSummary | None:
-        from dse.interrupts import shielded, signals_interrupt, stop
+        from dse.runtime.interrupts import shielded, signals_interrupt, stop
 
         with signals_interrupt():
             try:
@@ -210,7 +210,7 @@ class DseOptunaSweeper(Sweeper):
     def _sweep(self, arguments: list[str]) -> FrontSummary | None:
         import optuna
 
-        from dse import tracking
+        from dse.tracking.runs import runs as tracking
 
         assert self.config is not None and self.hydra_context is not None
         # Everything that can be wrong with the sweep is found before a trial or an MLflow
@@ -538,7 +538,7 @@ class DseOptunaSweeper(Sweeper):
         recorder = self._recorder
         if recorder is None or recorder.uri is None or not trial_numbers:
             return []
-        from dse import tracking
+        from dse.tracking.runs import runs as tracking
 
         parent = tracking.read_parent_run_id(recorder.sweep_dir)
         if parent is None:
@@ -562,7 +562,7 @@ class DseOptunaSweeper(Sweeper):
         return None
 
     def _close_trial_runs(self, numbers: list[int], reason: str) -> None:
-        from dse import tracking
+        from dse.tracking.runs import runs as tracking
 
         runs = [r for r in self._child_runs(numbers) if r.info.status == "RUNNING"]
         if runs and self._recorder is not None and self._recorder.uri is not None:
@@ -572,7 +572,7 @@ class DseOptunaSweeper(Sweeper):
     def _close_parent(self, error: str) -> None:
         """An error after the parent run opened: the parent FAILED with it (with the front
         of what finished when a batch was recorded), never left RUNNING."""
-        from dse import tracking
+        from dse.tracking.runs import runs as tracking
 
         recorder = self._recorder
         try:
@@ -596,7 +596,7 @@ class DseOptunaSweeper(Sweeper):
         print."""
         from optuna.trial import TrialState
 
-        from dse.interrupts import signal_name
+        from dse.runtime.interrupts import signal_name
 
         reason = f"interrupted by {signal_name(err)}"
         study = self._study

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import torch
 
-from dse.network import FLOAT32_EXACT_BITS, LayerParams, layer_op
+from dse.api.network import FLOAT32_EXACT_BITS, LayerParams, layer_op
 
 # float64 holds every integer below 2^53 exactly (IEEE 754 binary64, 53-bit significand).
 FLOAT64_EXACT_BITS = 53

@@ -42,15 +42,15 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from dse.coding import FixedPointCoding
-from dse.errors import require
+from dse.api.coding import FixedPointCoding
+from dse.api.errors import require
 
 if TYPE_CHECKING:
     import torch
     from torch import nn
 
+    from dse.api.network import SimulatedBatch, SpikingNetwork
     from dse.builtin.codings._common import IntegerOp
-    from dse.network import SimulatedBatch, SpikingNetwork
 
 
 def qcfs_quantize(x: torch.Tensor, threshold: float, time_window: int) -> torch.Tensor:
@@ -108,7 +108,7 @@ class RateCoding(FixedPointCoding):
 
     def input_encoder(self) -> nn.Module:
         """What the first layer sees on average (8-bit pixels), for CAT networks."""
-        from dse.network import AnalogPixels
+        from dse.api.network import AnalogPixels
 
         return AnalogPixels()
 
@@ -125,7 +125,7 @@ class RateCoding(FixedPointCoding):
         x: torch.Tensor,
         prepared: tuple[list[_Neurons | None], torch.Generator],
     ) -> SimulatedBatch:
-        from dse.network import SimulatedBatch
+        from dse.api.network import SimulatedBatch
 
         plans, generator = prepared
         out = self._run(snn, x, plans, self.time_window, generator)
@@ -157,9 +157,9 @@ class RateCoding(FixedPointCoding):
         weights, bounding every value the T-step simulation can reach); None for others."""
         import torch
 
-        from dse.architecture import AvgPool2d, Conv2d
+        from dse.api.architecture import AvgPool2d, Conv2d
+        from dse.api.network import FLOAT32_EXACT_BITS, PIXEL_FRAC_BITS
         from dse.builtin.codings._common import IntegerOp
-        from dse.network import FLOAT32_EXACT_BITS, PIXEL_FRAC_BITS
 
         one = 2.0**self.frac_bits  # theta in accumulator LSBs
         top = 2.0 ** (self._accumulator_bits - 1)
@@ -220,8 +220,8 @@ class RateCoding(FixedPointCoding):
         import torch
         import torch.nn.functional as F
 
-        from dse.architecture import AvgPool2d, Conv2d, Flatten, Linear, MaxPool2d
-        from dse.network import (
+        from dse.api.architecture import AvgPool2d, Conv2d, Flatten, Linear, MaxPool2d
+        from dse.api.network import (
             PIXEL_FRAC_BITS,
             count_sum,
             layer_op,

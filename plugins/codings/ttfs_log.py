@@ -44,18 +44,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from dse.architecture import Conv2d
-from dse.coding import FixedPointCoding
-from dse.errors import ConfigError, require
-from dse.interfaces import Accumulator
+from dse.api.architecture import Conv2d
+from dse.api.coding import FixedPointCoding
+from dse.api.errors import ConfigError, require
+from dse.api.interfaces import Accumulator
 
 if TYPE_CHECKING:
     import torch
     from torch import nn
 
-    from dse.architecture import Architecture, Linear
+    from dse.api.architecture import Architecture, Linear
+    from dse.api.network import SimulatedBatch, SpikingNetwork
     from dse.builtin.codings._common import IntegerOp
-    from dse.network import SimulatedBatch, SpikingNetwork
 
 _INPUT_ENCODINGS = ("spikes", "analog")
 
@@ -147,7 +147,7 @@ class TTFSLogAccumulator(Accumulator):
     ) -> torch.Tensor:
         import torch
 
-        from dse.network import PIXEL_FRAC_BITS
+        from dse.api.network import PIXEL_FRAC_BITS
 
         T, F, theta = self.time_window, self.frac_bits, self.threshold
         lo, hi = -(2.0 ** (self.accumulator_bits - 1)), 2.0 ** (self.accumulator_bits - 1) - 1
@@ -323,7 +323,7 @@ class TTFSLogCoding(FixedPointCoding):
         )
 
     def check_architecture(self, arch: Architecture) -> None:
-        from dse.architecture import AvgPool2d
+        from dse.api.architecture import AvgPool2d
 
         for i, layer in enumerate(arch.layers):
             if isinstance(layer, AvgPool2d):
@@ -339,7 +339,7 @@ class TTFSLogCoding(FixedPointCoding):
 
     def input_encoder(self) -> nn.Module:
         """What the first layer sees, for CAT networks to train on exactly that."""
-        from dse.network import AnalogPixels
+        from dse.api.network import AnalogPixels
 
         if self.input_encoding == "spikes":
             return _spike_encoder(self.time_window)
@@ -363,7 +363,7 @@ class TTFSLogCoding(FixedPointCoding):
     def run_batch(
         self, snn: SpikingNetwork, x: torch.Tensor, prepared: list[_Integrator | None]
     ) -> SimulatedBatch:
-        from dse.network import SimulatedBatch
+        from dse.api.network import SimulatedBatch
 
         out = self._run(snn, x, prepared, with_times=False)
         return SimulatedBatch(out["potential"].argmax(1), out["activity"], out["lost"])
@@ -387,9 +387,9 @@ class TTFSLogCoding(FixedPointCoding):
         """Per weighted layer, how it integrates (see the module docstring); None for others."""
         import torch
 
-        from dse.architecture import Conv2d
+        from dse.api.architecture import Conv2d
+        from dse.api.network import PIXEL_FRAC_BITS
         from dse.builtin.codings._common import IntegerOp
-        from dse.network import PIXEL_FRAC_BITS
 
         T, frac = self.time_window, self.frac_bits
         top = 2.0 ** (self._accumulator_bits - 1)
@@ -435,8 +435,8 @@ class TTFSLogCoding(FixedPointCoding):
         import torch
         import torch.nn.functional as F
 
-        from dse.architecture import Conv2d, Flatten, Linear, MaxPool2d
-        from dse.network import PIXEL_FRAC_BITS, pool_events, synaptic_events
+        from dse.api.architecture import Conv2d, Flatten, Linear, MaxPool2d
+        from dse.api.network import PIXEL_FRAC_BITS, pool_events, synaptic_events
 
         T = self.time_window
         n = x.shape[0]
@@ -502,7 +502,7 @@ class TTFSLogCoding(FixedPointCoding):
         """
         import torch
 
-        from dse.network import FLOAT32_EXACT_BITS
+        from dse.api.network import FLOAT32_EXACT_BITS
 
         T, F = self.time_window, self.frac_bits
         vc = torch.clamp(v, 2.0 ** (F - T), 2.0**F)
@@ -523,7 +523,7 @@ class TTFSLogCoding(FixedPointCoding):
         saturated."""
         import torch
 
-        from dse.network import FLOAT32_EXACT_BITS, count_sum, layer_op
+        from dse.api.network import FLOAT32_EXACT_BITS, count_sum, layer_op
 
         T = self.time_window
         top = 2.0 ** (self._accumulator_bits - 1)
@@ -617,7 +617,7 @@ def _active(code: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Spike indicator (float32) and spikes per sample (float64)."""
     import torch
 
-    from dse.network import count_sum
+    from dse.api.network import count_sum
 
     # codes are 0 or >= 1: clamping is the indicator, ~10x cheaper than (code > 0).float()
     active = code.clamp(max=1.0).to(torch.float32)

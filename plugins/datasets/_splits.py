@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from dse.errors import require
-from dse.interfaces import DataSplits
+from dse.api.errors import require
+from dse.api.interfaces import DataSplits
 
 
 def check_fractions(val_fraction: float, test_fraction: float | None = None) -> None:
@@ -39,8 +39,8 @@ def with_validation(
     import numpy as np
     import torch
 
-    from dse.data import stratified_split, subset
-    from dse.interfaces import Split
+    from dse.api.data import stratified_split, subset
+    from dse.api.interfaces import Split
 
     train_idx, val_idx = stratified_split(y_train, (val_fraction,), split_seed)
     full = Split(torch.from_numpy(x_train), torch.from_numpy(y_train))

@@ -13,9 +13,9 @@ import pickle
 from pathlib import Path
 from typing import Any, ClassVar
 
+from dse.api.errors import DatasetError, require
+from dse.api.interfaces import Dataset, DataSplits
 from dse.builtin.datasets._splits import check_fractions, with_validation
-from dse.errors import DatasetError, require
-from dse.interfaces import Dataset, DataSplits
 
 
 class _Cifar(Dataset):
@@ -86,7 +86,7 @@ class _Cifar(Dataset):
 
     def load(self) -> DataSplits:
 
-        from dse.data import random_crop_flip
+        from dse.api.data import random_crop_flip
 
         self._check_present()
         folder = self.directory()

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from dse.api.interfaces import Dataset, DataSplits
 from dse.builtin.datasets._splits import check_fractions
-from dse.interfaces import Dataset, DataSplits
 
 # load_digits() pixel values are counts of on-pixels in 4x4 blocks of a 32x32 bitmap:
 # integers 0..16 (scikit-learn docs, "Optical recognition of handwritten digits dataset").
@@ -32,8 +32,8 @@ class Digits(Dataset):
         import torch
         from sklearn.datasets import load_digits
 
-        from dse.data import stratified_split, subset
-        from dse.interfaces import Split
+        from dse.api.data import stratified_split, subset
+        from dse.api.interfaces import Split
 
         raw = load_digits()
         x = torch.as_tensor(raw.data, dtype=torch.float32).reshape(-1, 1, 8, 8) / _MAX_PIXEL

@@ -18,9 +18,9 @@ import zlib
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
+from dse.api.errors import DatasetError, require
+from dse.api.interfaces import Dataset, DataSplits
 from dse.builtin.datasets._splits import check_fractions, with_validation
-from dse.errors import DatasetError, require
-from dse.interfaces import Dataset, DataSplits
 
 if TYPE_CHECKING:
     import numpy as np
@@ -150,7 +150,7 @@ class _MnistFamily(Dataset):
             )
 
     def load(self) -> DataSplits:
-        from dse.data import random_crop_flip
+        from dse.api.data import random_crop_flip
 
         self._check_present()
         paths = self.files()

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from dse.api.errors import require
+from dse.api.interfaces import Dataset, DataSplits
 from dse.builtin.datasets._splits import check_fractions
-from dse.errors import require
-from dse.interfaces import Dataset, DataSplits
 
 
 class Synthetic(Dataset):
@@ -77,8 +77,8 @@ class Synthetic(Dataset):
         import numpy as np
         import torch
 
-        from dse.data import stratified_split, subset
-        from dse.interfaces import Split
+        from dse.api.data import stratified_split, subset
+        from dse.api.interfaces import Split
 
         rng = np.random.default_rng(self.seed + 1)  # +1: independent of the prototypes' stream
         protos = self.prototypes()

@@ -13,9 +13,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from dse.api.errors import DatasetError, require
+from dse.api.interfaces import Dataset, DataSplits
 from dse.builtin.datasets._splits import check_fractions, with_validation
-from dse.errors import DatasetError, require
-from dse.interfaces import Dataset, DataSplits
 
 FOLDER = "tiny-imagenet-200"
 SIZE = 64  # every Tiny-ImageNet image is 64x64 RGB (the dataset's definition)
@@ -83,7 +83,7 @@ class TinyImageNet(Dataset):
 
     def load(self) -> DataSplits:
 
-        from dse.data import random_crop_flip
+        from dse.api.data import random_crop_flip
 
         self.check()
         folder = self.directory()

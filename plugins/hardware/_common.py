@@ -6,12 +6,12 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
+from dse.api.errors import require
+from dse.api.interfaces import EnergyBreakdown, HardwareModel, HardwareReport, LayerCost
+from dse.api.workload import LayerWorkload, Workload
 from dse.builtin.hardware._mapping import LOOP_ORDERS
 from dse.builtin.hardware._memory import KB_BITS, network_resident, weight_bits, weight_fetch_bits
 from dse.builtin.hardware.technology import Technology, load_technology
-from dse.errors import require
-from dse.interfaces import EnergyBreakdown, HardwareModel, HardwareReport, LayerCost
-from dse.workload import LayerWorkload, Workload
 
 PJ_PER_UJ = 1e6
 WEIGHT_RESIDENCY = ("auto", "streamed")

@@ -30,7 +30,7 @@ import math
 from dataclasses import dataclass
 from typing import Literal
 
-from dse.workload import LayerWorkload
+from dse.api.workload import LayerWorkload
 
 LoopOrder = Literal["weights_outer", "positions_outer"]
 LOOP_ORDERS: tuple[str, ...] = ("weights_outer", "positions_outer")

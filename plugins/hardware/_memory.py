@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from dse.workload import LayerWorkload
+from dse.api.workload import LayerWorkload
 
 KB_BITS = 8192  # bits per KB (1 KB = 1024 bytes)
 

@@ -18,6 +18,8 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
+from dse.api.interfaces import HardwareReport, LayerCost
+from dse.api.workload import LayerWorkload, Workload
 from dse.builtin.hardware._common import (
     Processor,
     check_positive,
@@ -27,8 +29,6 @@ from dse.builtin.hardware._common import (
 from dse.builtin.hardware._mapping import elementwise_cycles, map_layer
 from dse.builtin.hardware._memory import KB_BITS, spill_bits, tiles
 from dse.builtin.hardware.technology import Technology
-from dse.interfaces import HardwareReport, LayerCost
-from dse.workload import LayerWorkload, Workload
 
 
 def mac_accumulator_bits(layer: LayerWorkload, activation_bits: int) -> int:

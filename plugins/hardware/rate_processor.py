@@ -23,11 +23,11 @@ from __future__ import annotations
 
 import math
 
+from dse.api.interfaces import HardwareReport, LayerCost
+from dse.api.workload import Workload
 from dse.builtin.hardware._common import SpikingProcessor, check_workload
 from dse.builtin.hardware._mapping import elementwise_cycles, map_layer, spike_occupancy
 from dse.builtin.hardware._memory import KB_BITS, event_bits, spill_bits, tiles
-from dse.interfaces import HardwareReport, LayerCost
-from dse.workload import Workload
 
 
 class RateProcessor(SpikingProcessor):

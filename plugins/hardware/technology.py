@@ -27,11 +27,13 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import MISSING, dataclass, field, fields
 from functools import cache
+from importlib.resources import files
 
-from dse.errors import ConfigError, require
-from dse.plugins import CONF_DIR
+from dse.api.errors import ConfigError, require
 
-TECHNOLOGY_DIR = CONF_DIR / "hardware" / "technology"
+# The node files ship as package data of dse (conf/hardware/technology/ in a checkout,
+# dse/conf/hardware/technology/ in a wheel), read like any plugin reads its own data.
+TECHNOLOGY_DIR = files("dse.conf") / "hardware" / "technology"
 
 Points = tuple[tuple[float, float], ...]
 
@@ -43,7 +45,9 @@ SPREAD_GROUPS: tuple[str, ...] = ("logic", "sram", "wire", "clock", "dram", "lea
 
 def known_nodes() -> list[str]:
     """Names of the technology configs shipped in ``conf/hardware/technology/``."""
-    return sorted(p.stem for p in TECHNOLOGY_DIR.glob("*.yaml"))
+    return sorted(
+        p.name[: -len(".yaml")] for p in TECHNOLOGY_DIR.iterdir() if p.name.endswith(".yaml")
+    )
 
 
 @dataclass(frozen=True)
@@ -255,7 +259,7 @@ def _load_named(name: str) -> Technology:
 
     nodes = known_nodes()
     require(name in nodes, "hardware.technology", f"must be one of {nodes}", name)
-    data = yaml.safe_load((TECHNOLOGY_DIR / f"{name}.yaml").read_text())
+    data = yaml.safe_load((TECHNOLOGY_DIR / f"{name}.yaml").read_text(encoding="utf-8"))
     return Technology.from_mapping(data, name)
 
 

@@ -39,13 +39,13 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
+from dse.api.errors import ConfigError, require
+from dse.api.interfaces import HardwareReport, LayerCost
+from dse.api.workload import Workload
 from dse.builtin.hardware._common import SpikingProcessor, check_workload
 from dse.builtin.hardware._mapping import elementwise_cycles, map_layer, spike_occupancy
 from dse.builtin.hardware._memory import KB_BITS, event_bits, spill_bits, tiles
 from dse.builtin.hardware.technology import Technology
-from dse.errors import ConfigError, require
-from dse.interfaces import HardwareReport, LayerCost
-from dse.workload import Workload
 
 FIRES = ("leading_one", "scan")
 

@@ -29,14 +29,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from dse.api.errors import require
+from dse.api.interfaces import EnergyBreakdown, HardwareReport, LayerCost
+from dse.api.workload import LayerWorkload, Workload
 from dse.builtin.hardware._common import PJ_PER_UJ, check_workload
 from dse.builtin.hardware._mapping import map_layer
 from dse.builtin.hardware._memory import KB_BITS
 from dse.builtin.hardware.ann_accelerator import ANNAccelerator, mac_accumulator_bits
 from dse.builtin.hardware.technology import Technology
-from dse.errors import require
-from dse.interfaces import EnergyBreakdown, HardwareReport, LayerCost
-from dse.workload import LayerWorkload, Workload
 
 ACCESS_BITS = 128  # the CACTI tables' access width
 

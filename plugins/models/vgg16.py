@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from dse.architecture import POOLS, Architecture, Conv2d, Flatten, LayerSpec, Linear, pooling
-from dse.errors import require
-from dse.interfaces import ModelBuilder
+from dse.api.architecture import POOLS, Architecture, Conv2d, Flatten, LayerSpec, Linear, pooling
+from dse.api.errors import require
+from dse.api.interfaces import ModelBuilder
 
 # Configuration "D" (Simonyan & Zisserman 2015, Table 1): 13 3x3 convs, "M" = 2x2 pooling.
 CONFIG_D: tuple[int | str, ...] = (

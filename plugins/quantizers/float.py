@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, ClassVar
 
-from dse.errors import require
-from dse.interfaces import WeightQuantizer
-from dse.workload import WeightFormat
+from dse.api.errors import require
+from dse.api.interfaces import WeightQuantizer
+from dse.api.workload import WeightFormat
 
 if TYPE_CHECKING:
     import torch

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from dse.errors import require
+from dse.api.errors import require
 
 _OPTIMIZERS = ("adam", "sgd")
 _SCHEDULES = ("cosine", "none")

@@ -7,9 +7,9 @@ import math
 import torch
 import torch.nn.functional as F
 
-from dse.errors import TrainingError
-from dse.interfaces import DataSplits
-from dse.network import Network
+from dse.api.errors import TrainingError
+from dse.api.interfaces import DataSplits
+from dse.api.network import Network
 
 
 def train_network(
@@ -43,8 +43,8 @@ def train_network(
     """
     from tqdm import tqdm
 
+    from dse.api.data import batches
     from dse.builtin.training._common import resolve_device
-    from dse.data import batches
 
     target = torch.device(resolve_device(device))
     module.to(target)

@@ -5,15 +5,15 @@ from __future__ import annotations
 from dataclasses import asdict, fields
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from dse.api.errors import ConfigError, require
+from dse.api.interfaces import TrainedNetwork, TrainingMethod
 from dse.builtin.training._common import OptimizationSettings, StageRecipe
-from dse.errors import ConfigError, require
-from dse.interfaces import TrainedNetwork, TrainingMethod
 
 if TYPE_CHECKING:
-    from dse.architecture import Architecture
+    from dse.api.architecture import Architecture
+    from dse.api.interfaces import DataSplits, SpikeCoding, WeightQuantizer
+    from dse.api.network import Network
     from dse.builtin.training.standard import StandardTraining
-    from dse.interfaces import DataSplits, SpikeCoding, WeightQuantizer
-    from dse.network import Network
 
 _INITS = ("scratch", "standard")
 _BN_STATISTICS = ("batch", "running")
@@ -119,7 +119,7 @@ class ConversionAwareTraining(OptimizationSettings, TrainingMethod):
     def untrained(
         self, arch: Architecture, quantizer: WeightQuantizer, coding: SpikeCoding
     ) -> Network:
-        from dse.network import Network
+        from dse.api.network import Network
 
         return Network(
             arch, coding.activation, quantizer, coding.input_encoder(), coding.accumulator
@@ -136,8 +136,8 @@ class ConversionAwareTraining(OptimizationSettings, TrainingMethod):
     ) -> TrainedNetwork:
         import torch
 
+        from dse.api.network import WeightedLayer, firing_scales, rescale_activations
         from dse.builtin.training._loop import train_network
-        from dse.network import WeightedLayer, firing_scales, rescale_activations
 
         coding.check_architecture(arch)
         pretraining = self.pretraining()

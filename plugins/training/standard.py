@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, ClassVar
 
+from dse.api.interfaces import TrainedNetwork, TrainingMethod
 from dse.builtin.training._common import OptimizationSettings
-from dse.interfaces import TrainedNetwork, TrainingMethod
 
 if TYPE_CHECKING:
-    from dse.architecture import Architecture
-    from dse.interfaces import DataSplits, SpikeCoding, WeightQuantizer
-    from dse.network import Network
+    from dse.api.architecture import Architecture
+    from dse.api.interfaces import DataSplits, SpikeCoding, WeightQuantizer
+    from dse.api.network import Network
 
 
 class StandardTraining(OptimizationSettings, TrainingMethod):
@@ -51,7 +51,7 @@ class StandardTraining(OptimizationSettings, TrainingMethod):
     ) -> Network:
         from torch import nn
 
-        from dse.network import Network
+        from dse.api.network import Network
 
         return Network(arch, nn.ReLU)
 

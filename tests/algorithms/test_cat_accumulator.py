@@ -12,15 +12,15 @@ from __future__ import annotations
 import pytest
 import torch
 
-from dse.architecture import Architecture, Conv2d, Flatten, Linear, MaxPool2d
+from dse.api.architecture import Architecture, Conv2d, Flatten, Linear, MaxPool2d
+from dse.api.interfaces import DataSplits, Split, TrainedNetwork, WeightQuantizer
+from dse.api.network import Network, WeightedLayer
 from dse.builtin.codings import RateCoding, TTFSLogCoding
 from dse.builtin.codings import ttfs_log as ttfs_log_module
 from dse.builtin.datasets.digits import Digits
 from dse.builtin.models.small_cnn import SmallCNN
 from dse.builtin.quantizers import LogQuantizer, UniformQuantizer
 from dse.builtin.training import ConversionAwareTraining
-from dse.interfaces import DataSplits, Split, TrainedNetwork, WeightQuantizer
-from dse.network import Network, WeightedLayer
 from dse.testing import SpikeCodingContract
 
 ARCH = Architecture(

@@ -6,13 +6,13 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from dse.api.interfaces import DataSplits, TrainedNetwork
+from dse.api.network import WeightedLayer, fold_batch_norm
 from dse.builtin.codings import RateCoding, TTFSLogCoding
 from dse.builtin.datasets.digits import Digits
 from dse.builtin.models.small_cnn import SmallCNN
 from dse.builtin.quantizers import LogQuantizer
 from dse.builtin.training import ConversionAwareTraining, StandardTraining
-from dse.interfaces import DataSplits, TrainedNetwork
-from dse.network import WeightedLayer, fold_batch_norm
 
 WIDE = {"accumulator_bits": 48, "frac_bits": 40}  # no truncation, no saturation
 

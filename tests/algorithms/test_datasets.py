@@ -12,14 +12,14 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
+from dse.api.data import RandomCropFlip, batches, random_crop_flip, stratified_split, to_float
+from dse.api.errors import ConfigError, DatasetError
+from dse.api.interfaces import Dataset, Split
 from dse.builtin.datasets.cifar import Cifar10, Cifar100
 from dse.builtin.datasets.digits import Digits
 from dse.builtin.datasets.idx import MNIST, FashionMNIST
 from dse.builtin.datasets.synthetic import Synthetic
 from dse.builtin.datasets.tiny_imagenet import TinyImageNet
-from dse.data import RandomCropFlip, batches, random_crop_flip, stratified_split, to_float
-from dse.errors import ConfigError, DatasetError
-from dse.interfaces import Dataset, Split
 
 CONF = Path(__file__).resolve().parents[2] / "conf"
 

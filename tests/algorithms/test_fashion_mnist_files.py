@@ -26,7 +26,7 @@ from dse.builtin.datasets.idx import (
 )
 from dse.builtin.quantizers import LogQuantizer
 from dse.builtin.training import ConversionAwareTraining
-from dse.plugins import CONF_DIR
+from dse.registry.discovery import CONF_DIR
 
 
 @pytest.fixture(scope="module")

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+from dse.api.errors import ConfigError, DatasetError
 from dse.builtin.datasets.idx import (
     FILES,
     MNIST,
@@ -21,7 +22,6 @@ from dse.builtin.datasets.idx import (
     read_idx,
     write_idx,
 )
-from dse.errors import ConfigError, DatasetError
 
 
 def make_root(root: Path, n_train: int = 120, n_test: int = 40, gz: bool = True) -> Path:

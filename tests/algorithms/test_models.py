@@ -10,14 +10,14 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from dse.architecture import Architecture, Conv2d, Flatten, Linear, MaxPool2d, static_workload
+from dse.api.architecture import Architecture, Conv2d, Flatten, Linear, MaxPool2d, static_workload
+from dse.api.data import batches
+from dse.api.errors import ConfigError
+from dse.api.interfaces import ModelBuilder
 from dse.builtin.datasets.digits import Digits
 from dse.builtin.datasets.synthetic import Synthetic
 from dse.builtin.models.small_cnn import SmallCNN
 from dse.builtin.models.vgg16 import VGG16
-from dse.data import batches
-from dse.errors import ConfigError
-from dse.interfaces import ModelBuilder
 
 CONF = Path(__file__).resolve().parents[2] / "conf"
 

@@ -7,8 +7,8 @@ import math
 import pytest
 import torch
 
+from dse.api.errors import ConfigError
 from dse.builtin.quantizers import FloatQuantizer, LogQuantizer, UniformQuantizer
-from dse.errors import ConfigError
 
 
 def _weights(seed: int = 0) -> torch.Tensor:

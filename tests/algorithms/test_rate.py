@@ -6,10 +6,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from dse.architecture import Architecture, AvgPool2d, Conv2d, Flatten, Linear, MaxPool2d
+from dse.api.architecture import Architecture, AvgPool2d, Conv2d, Flatten, Linear, MaxPool2d
+from dse.api.errors import ConfigError
+from dse.api.network import LayerParams, SpikingNetwork
 from dse.builtin.codings.rate import RateCoding, qcfs_quantize
-from dse.errors import ConfigError
-from dse.network import LayerParams, SpikingNetwork
 
 ARCH = Architecture(
     "tiny",

@@ -5,14 +5,14 @@ from __future__ import annotations
 import pytest
 import torch
 
+from dse.api.errors import ConfigError, TrainingError
+from dse.api.interfaces import DataSplits
+from dse.api.network import WeightedLayer
 from dse.builtin.codings import RateCoding, TTFSLogCoding
 from dse.builtin.datasets.digits import Digits
 from dse.builtin.models.small_cnn import SmallCNN
 from dse.builtin.quantizers import LogQuantizer
 from dse.builtin.training import ConversionAwareTraining, StandardTraining
-from dse.errors import ConfigError, TrainingError
-from dse.interfaces import DataSplits
-from dse.network import WeightedLayer
 
 
 @pytest.fixture(scope="module")
@@ -129,7 +129,7 @@ def test_training_device_is_checked_and_auto_matches_cpu():
 def test_rescaling_moves_each_layers_percentile_onto_the_threshold(batch_norm, digits) -> None:  # noqa: ANN001
     """The rescaled ReLU network computes the same classes, with every firing layer's
     chosen percentile at the threshold (what CAT's init=standard starts from)."""
-    from dse.network import firing_scales, rescale_activations
+    from dse.api.network import firing_scales, rescale_activations
 
     arch = SmallCNN(hidden=16, batch_norm=batch_norm).build(digits.input_shape, 10)
     ann = StandardTraining(epochs=2).fit(arch, digits, LogQuantizer(5), TTFSLogCoding(), seed=0)

@@ -7,11 +7,11 @@ import math
 import pytest
 import torch
 
-from dse.architecture import Architecture, AvgPool2d, Conv2d, Flatten, Linear, MaxPool2d
+from dse.api.architecture import Architecture, AvgPool2d, Conv2d, Flatten, Linear, MaxPool2d
+from dse.api.errors import ConfigError
+from dse.api.network import LayerParams, SpikingNetwork
 from dse.builtin.codings.ttfs_log import TTFSLogCoding, ttfs_log_quantize
 from dse.builtin.quantizers import LogQuantizer
-from dse.errors import ConfigError
-from dse.network import LayerParams, SpikingNetwork
 
 ARCH = Architecture(
     "tiny",

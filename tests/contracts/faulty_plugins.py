@@ -13,13 +13,8 @@ from typing import Any
 
 import torch
 
-from dse.architecture import Architecture
-from dse.builtin.codings.rate import RateCoding
-from dse.builtin.codings.ttfs_log import TTFSLogCoding
-from dse.builtin.datasets.digits import Digits
-from dse.builtin.models.small_cnn import SmallCNN
-from dse.builtin.training.standard import StandardTraining
-from dse.interfaces import (
+from dse.api.architecture import Architecture
+from dse.api.interfaces import (
     Dataset,
     DataSplits,
     EnergyBreakdown,
@@ -32,7 +27,12 @@ from dse.interfaces import (
     TrainedNetwork,
     WeightQuantizer,
 )
-from dse.workload import Workload
+from dse.api.workload import Workload
+from dse.builtin.codings.rate import RateCoding
+from dse.builtin.codings.ttfs_log import TTFSLogCoding
+from dse.builtin.datasets.digits import Digits
+from dse.builtin.models.small_cnn import SmallCNN
+from dse.builtin.training.standard import StandardTraining
 
 
 class LabelsFromOne(Dataset):
@@ -99,7 +99,7 @@ class NoPoolActivityTTFS(TTFSLogCoding):
     """Reports activity for the weighted layers only (pooling left out)."""
 
     def simulate(self, snn: Any, split: Split, batch_size: int = 1024) -> SimulationResult:
-        from dse.architecture import MaxPool2d
+        from dse.api.architecture import MaxPool2d
 
         result = super().simulate(snn, split, batch_size)
         kinds = [layer for layer in snn.architecture.layers if type(layer).__name__ != "Flatten"]

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from dse.interfaces import Dataset, ModelBuilder, SpikeCoding, TrainingMethod, WeightQuantizer
-from dse.plugins import CONF_DIR
+from dse.api.interfaces import Dataset, ModelBuilder, SpikeCoding, TrainingMethod, WeightQuantizer
+from dse.registry.discovery import CONF_DIR
 from dse.testing import (
     DatasetContract,
     ModelBuilderContract,
@@ -133,7 +133,7 @@ class TestFashionCNNAveragePooling(ModelBuilderContract):
         return builtin_plugin("model", "fashion_cnn", pool="avg")
 
     def test_its_pools_are_average_pools_that_rate_processor_prices(self) -> None:
-        from dse.architecture import AvgPool2d, MaxPool2d, static_workload
+        from dse.api.architecture import AvgPool2d, MaxPool2d, static_workload
 
         arch = self.make_builder().build(self.input_shape, self.num_classes)
         pools = [layer for layer in arch.layers if isinstance(layer, (AvgPool2d, MaxPool2d))]

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from dse.api.workload import LayerWorkload, Workload
 from dse.builtin.hardware.technology import Technology
-from dse.workload import LayerWorkload, Workload
 
 
 def toy_technology(**changes: float) -> Technology:

@@ -9,12 +9,12 @@ import math
 import pytest
 from hw_helpers import tiny_workload, toy_technology
 
+from dse.api.errors import ConfigError
+from dse.api.interfaces import EnergyBreakdown, HardwareReport
 from dse.builtin.hardware import ANNAccelerator, RateProcessor, TTFSProcessor, load_technology
-from dse.errors import ConfigError
-from dse.front_report import FrontSummary, TrialPoint
-from dse.interfaces import EnergyBreakdown, HardwareReport
-from dse.pipeline import DesignPointResult, Measurement
-from dse.search import Objective
+from dse.front.render import FrontSummary, TrialPoint
+from dse.front.search import Objective
+from dse.point.pipeline import DesignPointResult, Measurement
 
 T = 4
 
@@ -159,7 +159,7 @@ def test_separate_bands_keep_the_front_robust() -> None:
 
 
 def test_front_image_draws_the_bands(tmp_path) -> None:
-    from dse.front_report import draw_front
+    from dse.front.render import draw_front
 
     a, b = _point("a", 90.0, 1.0, 0.8, 1.2), _point("b", 92.0, 1.1, 0.9, 1.3)
     fig = draw_front(_summary([a, b]))

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from dse.api.interfaces import HardwareModel
 from dse.builtin.hardware import ANNAccelerator, RateProcessor, TTFSProcessor
 from dse.builtin.hardware.zigzag_ann import ZigZagANN
-from dse.interfaces import HardwareModel
 from dse.testing import HardwareModelContract
 
 

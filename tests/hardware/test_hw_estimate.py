@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from hw_helpers import tiny_workload
 
-from dse.architecture import Architecture, Conv2d, Flatten, Linear, MaxPool2d, static_workload
-from dse.errors import ConfigError
-from dse.estimate import assumed_activity, main
+from dse.api.architecture import Architecture, Conv2d, Flatten, Linear, MaxPool2d, static_workload
+from dse.api.errors import ConfigError
+from dse.cli.estimate import assumed_activity, main
 
 
 def _static(coding: str = "ttfs_log", t: int = 8):

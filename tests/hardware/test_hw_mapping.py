@@ -7,11 +7,11 @@ import dataclasses
 import pytest
 from hw_helpers import toy_technology
 
+from dse.api.workload import LayerWorkload, Workload
 from dse.builtin.hardware import ANNAccelerator, RateProcessor, TTFSProcessor
 from dse.builtin.hardware._mapping import map_layer
 from dse.builtin.hardware._memory import KB_BITS, weight_fetch_bits
-from dse.estimate import assumed_activity, model_workload
-from dse.workload import LayerWorkload, Workload
+from dse.cli.estimate import assumed_activity, model_workload
 
 MODELS = (TTFSProcessor, RateProcessor, ANNAccelerator)
 
@@ -158,7 +158,7 @@ def test_no_spikes_no_weight_reads(cls) -> None:
 
 @pytest.mark.parametrize("kwargs", [{"position_parallel": 0}, {"loop_order": "inner"}])
 def test_invalid_mapping_keys(kwargs) -> None:
-    from dse.errors import ConfigError
+    from dse.api.errors import ConfigError
 
     with pytest.raises(ConfigError, match="hardware."):
         TTFSProcessor(**kwargs)

@@ -7,8 +7,8 @@ import dataclasses
 import pytest
 from hw_helpers import tiny_workload, toy_technology
 
+from dse.api.errors import ConfigError
 from dse.builtin.hardware import ANNAccelerator, RateProcessor, TTFSProcessor, load_technology
-from dse.errors import ConfigError
 
 MODELS = (TTFSProcessor, RateProcessor, ANNAccelerator)
 

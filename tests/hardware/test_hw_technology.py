@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from hw_helpers import toy_technology
 
+from dse.api.errors import ConfigError
 from dse.builtin.hardware.technology import fit_product, known_nodes, load_technology
-from dse.errors import ConfigError
 
 
 def test_shipped_nodes() -> None:

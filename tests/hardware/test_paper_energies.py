@@ -25,7 +25,7 @@ def table():
 def test_one_stated_configuration_and_activity(table) -> None:
     rows, kappa, hw, module = table
     assert module.SPIKE_RATE == 0.1  # dse.estimate's default, stated before any comparison
-    from dse.estimate import DEFAULT_SPIKE_RATE
+    from dse.cli.estimate import DEFAULT_SPIKE_RATE
 
     assert module.SPIKE_RATE == DEFAULT_SPIKE_RATE
     assert (hw.num_pes, hw.weight_sram_kb, hw.position_parallel) == (256, 2048.0, 16)

@@ -1,6 +1,6 @@
 """Deliberately wrong plugin classes for the bad-input tests."""
 
-from dse.interfaces import WeightQuantizer
+from dse.api.interfaces import WeightQuantizer
 
 
 class NotAQuantizer:

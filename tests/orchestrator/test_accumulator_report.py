@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from dse import report
+from dse.api.interfaces import AccumulatorActivity
 from dse.builtin.hardware import TTFSProcessor
-from dse.interfaces import AccumulatorActivity
-from dse.pipeline import DesignPointResult, Measurement
+from dse.point import report
+from dse.point.pipeline import DesignPointResult, Measurement
 from dse.testing import example_workload
 
 

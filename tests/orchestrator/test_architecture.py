@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dse.architecture import (
+from dse.api.architecture import (
     Architecture,
     Conv2d,
     Flatten,
@@ -12,8 +12,8 @@ from dse.architecture import (
     MaxPool2d,
     static_workload,
 )
-from dse.errors import ConfigError
-from dse.workload import Workload
+from dse.api.errors import ConfigError
+from dse.api.workload import Workload
 
 ARCH = Architecture(
     name="tiny",

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from dse.api.errors import ConfigError
 from dse.builtin.datasets.synthetic import Synthetic
-from dse.cache import StageCache, stable_hash
-from dse.errors import ConfigError
-from dse.pipeline import load_data
+from dse.point.cache import StageCache, stable_hash
+from dse.point.pipeline import load_data
 
 
 def test_round_trip_and_disabled(tmp_path):
@@ -126,14 +126,14 @@ def test_core_fingerprint_covers_stage_modules_only(tmp_path: Path) -> None:
     """Editing reporting code keeps cached trainings; editing a stage module does not."""
     import shutil
 
-    from dse import cache
+    from dse.point import cache
 
     copies = {}
     for name in ("original", "report_edited", "data_edited"):
         copies[name] = tmp_path / name
-        shutil.copytree(Path(cache.__file__).parent, copies[name])
-    (copies["report_edited"] / "report.py").write_text("# a changed plot label\n")
-    with open(copies["data_edited"] / "data.py", "a") as f:
+        shutil.copytree(Path(cache.__file__).parents[1], copies[name], symlinks=True)
+    (copies["report_edited"] / "point" / "report.py").write_text("# a changed plot label\n")
+    with open(copies["data_edited"] / "api" / "data.py", "a") as f:
         f.write("\n# a changed batching rule\n")
     original = cache.core_fingerprint(copies["original"])
     assert cache.core_fingerprint(copies["report_edited"]) == original

@@ -6,7 +6,7 @@ import multiprocessing
 import time
 from pathlib import Path
 
-from dse.cache import LOCKS, StageCache
+from dse.point.cache import LOCKS, StageCache
 
 
 def _worker(root: str, key: str, log: str) -> None:

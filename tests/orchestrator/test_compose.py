@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from hydra.utils import instantiate
 
-from dse.config import check_plugin_config
-from dse.interfaces import PLUGIN_KINDS
-from dse.plugins import CONF_DIR
+from dse.api.interfaces import PLUGIN_KINDS
+from dse.registry.discovery import CONF_DIR
+from dse.registry.schema import check_plugin_config
 
 OPTIONS = [
     (group, path.stem)

@@ -231,7 +231,7 @@ def test_a_signal_after_n_trials_leaves_n_complete_child_runs(
     import numpy as np
     from mlflow import MlflowClient
 
-    from dse.pareto import pareto_mask
+    from dse.front.pareto import pareto_mask
 
     out = tmp_path / "out"
     proc = start_sweep(out, "hydra.sweeper.n_trials=12")
@@ -584,14 +584,14 @@ def test_concurrent_single_runs_never_share_a_folder(tmp_path: Path) -> None:
     assert [r.info.status for r in runs] == ["FINISHED"] * 3
 
     # the metric names the sweepers check search specs against are what a run returns
-    from dse.cli import design_metrics
-    from dse.config import register_schemas
-    from dse.pipeline import build_plugins
+    from dse.cli.app import design_metrics
+    from dse.point.pipeline import build_plugins
+    from dse.registry.schema import register_schemas
 
     register_schemas()
     from hydra import compose, initialize_config_dir
 
-    from dse.plugins import CONF_DIR
+    from dse.registry.discovery import CONF_DIR
 
     with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
         cfg = compose("config", overrides=["training.epochs=1"])
@@ -604,7 +604,7 @@ def test_concurrent_single_runs_never_share_a_folder(tmp_path: Path) -> None:
 
 
 def test_clear_cache_refuses_an_outputs_folder_and_clears_its_cache(tmp_path: Path) -> None:
-    from dse.cache import StageCache
+    from dse.point.cache import StageCache
 
     out = tmp_path / "out"
     (out / "runs" / "r1").mkdir(parents=True)

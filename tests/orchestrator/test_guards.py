@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 import torch
 
+from dse.api.errors import PluginError
 from dse.builtin.hardware import TTFSProcessor
 from dse.builtin.quantizers import LogQuantizer
-from dse.errors import PluginError
-from dse.guards import check_report, guard_quantizer
+from dse.point.guards import check_report, guard_quantizer
 from dse.testing import example_workload
 
 # --------------------------------------------------------------------------- units

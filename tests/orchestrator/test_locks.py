@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from dse.errors import TrackingError
-from dse.locks import lock_file, storage_file, study_lock
+from dse.api.errors import TrackingError
+from dse.runtime.locks import lock_file, storage_file, study_lock
 
 
 def _hold(storage: str, log: str, tag: int) -> None:

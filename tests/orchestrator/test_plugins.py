@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from importlib.metadata import EntryPoint
 
+import dse.plugins
 import pytest
 from hydra.utils import instantiate
 
-import dse.plugins
-from dse.errors import PluginError
-from dse.plugins import available_plugins, register_entry_point_plugins
+from dse.api.errors import PluginError
+from dse.registry.discovery import available_plugins, register_entry_point_plugins
 
 
 def test_builtins_are_listed_with_their_docstring(tmp_path):

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from dse.redact import redact, redact_file, redact_values
+from dse.runtime.redact import redact, redact_file, redact_values
 
 
 @pytest.mark.parametrize(

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from dse.architecture import static_workload
+from dse.api.architecture import static_workload
+from dse.api.interfaces import EnergyBreakdown, HardwareReport
 from dse.builtin.hardware import TTFSProcessor
 from dse.builtin.models.vgg16 import VGG16
-from dse.estimate import DEFAULT_SPIKE_RATE, assumed_activity
-from dse.interfaces import EnergyBreakdown, HardwareReport
-from dse.report import COMPONENTS, _nice_ticks, write_breakdown_svg
+from dse.cli.estimate import DEFAULT_SPIKE_RATE, assumed_activity
+from dse.point.report import COMPONENTS, _nice_ticks, write_breakdown_svg
 from dse.testing import example_workload
 
 SVG = "{http://www.w3.org/2000/svg}"

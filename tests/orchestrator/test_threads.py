@@ -8,7 +8,7 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from dse.cli import set_torch_threads
+from dse.cli.app import set_torch_threads
 
 
 @pytest.fixture(autouse=True)
@@ -41,8 +41,8 @@ def test_sequential_jobs_keep_torchs_default() -> None:
 
 
 def test_negative_threads_are_one_line(compose) -> None:
-    from dse.config import check_top_level
-    from dse.errors import ConfigError
+    from dse.api.errors import ConfigError
+    from dse.registry.schema import check_top_level
 
     with pytest.raises(ConfigError, match="threads must be >= 0"):
         check_top_level(compose(["threads=-1"]))

@@ -6,10 +6,10 @@ import pytest
 from hydra.errors import ConfigCompositionException, MissingConfigException
 from omegaconf import OmegaConf
 
-from dse.config import check_plugin_config, check_top_level
-from dse.errors import ConfigError, PluginError, TrackingError
-from dse.pipeline import build_plugins
-from dse.tracking import connect
+from dse.api.errors import ConfigError, PluginError, TrackingError
+from dse.point.pipeline import build_plugins
+from dse.registry.schema import check_plugin_config, check_top_level
+from dse.tracking.runs import connect
 
 
 def test_unknown_plugin_name_lists_the_valid_choices(compose):
@@ -88,7 +88,7 @@ def test_plugins_are_built_directly_unless_the_config_nests_objects():
     from fractions import Fraction
 
     from dse.builtin.quantizers.uniform import UniformQuantizer
-    from dse.config import construct
+    from dse.registry.schema import construct
 
     target = "dse.builtin.quantizers.uniform.UniformQuantizer"
     plain = construct(UniformQuantizer, {"_target_": target, "bits": 3})

@@ -20,7 +20,7 @@ from wsgiref.util import setup_testing_defaults
 import pytest
 from test_sweeper import APP, CONFIG  # the toy app and its config (same folder)
 
-from dse.front_browse import EXPERIMENT_KIND, EXPERIMENT_KIND_TAG, NOTE_TAG
+from dse.front.browse import EXPERIMENT_KIND, EXPERIMENT_KIND_TAG, NOTE_TAG
 
 N_TRIALS = 6
 CHEAT = 2

@@ -10,14 +10,15 @@ import numpy as np
 import pytest
 from omegaconf import OmegaConf
 
-from dse.front_browse import (
+from dse.front.browse import (
     design_run_name,
     front_list_url,
     front_view,
     job_settings,
     runs_url,
 )
-from dse.front_report import (
+from dse.front.pareto import pareto_mask
+from dse.front.render import (
     AXIS_MARGIN,
     FrontSummary,
     TrialPoint,
@@ -26,8 +27,7 @@ from dse.front_report import (
     short_settings,
     write_front_files,
 )
-from dse.pareto import pareto_mask
-from dse.search import Constraint, Objective
+from dse.front.search import Constraint, Objective
 
 OBJ = [Objective("snn_accuracy", "maximize"), Objective("energy_uj", "minimize")]
 SWEPT = ["coding.time_window", "hardware.num_pes", "quantizer.bits"]

@@ -10,8 +10,8 @@ from hydra.errors import ConfigCompositionException
 from hydra.types import HydraContext, RunMode
 from omegaconf import OmegaConf
 
-from dse.config import register_schemas
-from dse.plugins import CONF_DIR
+from dse.registry.discovery import CONF_DIR
+from dse.registry.schema import register_schemas
 from hydra_plugins.dse_launcher.dse_launcher import DseLocalLauncher
 
 # The sweeper repeats the command line's own overrides (here experiment=...) in every job.

@@ -8,8 +8,8 @@ import math
 import numpy as np
 import pytest
 
-from dse.errors import ConfigError
-from dse.pareto import Constraint, Objective, default_reference, hypervolume, pareto_mask
+from dse.api.errors import ConfigError
+from dse.front.pareto import Constraint, Objective, default_reference, hypervolume, pareto_mask
 
 DIRS = ["maximize", "minimize", "minimize", "maximize"]
 

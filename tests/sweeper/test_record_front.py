@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 from omegaconf import OmegaConf
 
-from dse.front_report import FrontSummary
-from dse.front_store import TAG_PARETO, SweepFront, record_sweep_front
-from dse.pareto import pareto_mask
-from dse.search import Constraint, Objective
-from dse.tracking import PARENT_RUN_FILE, SweepRecorder
+from dse.front.pareto import pareto_mask
+from dse.front.render import FrontSummary
+from dse.front.search import Constraint, Objective
+from dse.front.store import TAG_PARETO, SweepFront, record_sweep_front
+from dse.tracking.runs import PARENT_RUN_FILE, SweepRecorder
 from hydra_plugins.dse_optuna_sweeper.dse_optuna_sweeper import TAG_STATE
 
 OBJ = [Objective("snn_accuracy", "maximize"), Objective("energy_uj", "minimize")]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 
-from dse.errors import ConfigError
+from dse.api.errors import ConfigError
 from hydra_plugins.dse_optuna_sweeper._search_space import format_value, parse_search_space
 
 
@@ -110,8 +110,8 @@ def test_pareto_experiments_compose_with_every_sampler(experiment: str, sampler:
     from hydra import compose, initialize_config_dir
     from hydra.utils import instantiate
 
-    from dse.config import register_schemas
-    from dse.plugins import CONF_DIR
+    from dse.registry.discovery import CONF_DIR
+    from dse.registry.schema import register_schemas
 
     register_schemas()
     with initialize_config_dir(str(CONF_DIR), version_base="1.3"):

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dse.pareto import hypervolume, pareto_mask
+from dse.front.pareto import hypervolume, pareto_mask
 
 APP = Path(__file__).with_name("toy_app.py")
 

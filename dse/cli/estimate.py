@@ -16,11 +16,11 @@ import json
 import sys
 from pathlib import Path
 
-from dse.errors import DseError, require
-from dse.guards import check_report
-from dse.interfaces import HardwareModel, HardwareReport, ModelBuilder
-from dse.plugins import available_plugins, compose_plugin, register_entry_point_plugins
-from dse.workload import Workload
+from dse.api.errors import DseError, require
+from dse.api.interfaces import HardwareModel, HardwareReport, ModelBuilder
+from dse.api.workload import Workload
+from dse.point.guards import check_report
+from dse.registry.discovery import available_plugins, compose_plugin, register_entry_point_plugins
 
 DEFAULT_SPIKE_RATE = 0.1  # an assumption, not a measurement: see docs/HARDWARE.md
 DEFAULT_INPUT_RATE = 1.0  # every pixel of a natural image is nonzero: one spike each
@@ -86,7 +86,7 @@ def model_workload(
 ) -> Workload:
     """The static workload (no activity) of the model plugin ``model`` (a built-in, one in
     ``config_dirs`` or an entry point); ``overrides`` as for ``dse``, e.g. ``model.hidden=64``."""
-    from dse.architecture import static_workload
+    from dse.api.architecture import static_workload
 
     builder: ModelBuilder = compose_plugin("model", model, overrides, config_dirs)
     arch = builder.build((channels, input_size, input_size), num_classes)

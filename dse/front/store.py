@@ -17,16 +17,16 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from dse.errors import ConfigError, require
-from dse.front_browse import describe_parent
-from dse.front_report import (
+from dse.api.errors import ConfigError, require
+from dse.front.browse import describe_parent
+from dse.front.pareto import default_reference, hypervolume, pareto_mask
+from dse.front.render import (
     FrontSummary,
     TrialPoint,
     hypervolume_reference_text,
     write_front_files,
 )
-from dse.pareto import default_reference, hypervolume, pareto_mask
-from dse.search import Constraint, Objective
+from dse.front.search import Constraint, Objective
 
 if TYPE_CHECKING:
     import mlflow

@@ -22,13 +22,19 @@ from typing import Any
 import yaml
 from omegaconf import DictConfig
 
-from dse.config import build_plugin, check_interface, import_target, register_schemas, schema_for
-from dse.errors import ConfigError, PluginError
-from dse.interfaces import PLUGIN_KINDS
+from dse.api.errors import ConfigError, PluginError
+from dse.api.interfaces import PLUGIN_KINDS
+from dse.registry.schema import (
+    build_plugin,
+    check_interface,
+    import_target,
+    register_schemas,
+    schema_for,
+)
 
 ENTRY_POINT_GROUP = "snn_dse.plugins"
 # The built-in configs: dse/conf (in a checkout, a link to the top-level conf/ folder).
-CONF_DIR = Path(__file__).resolve().parent / "conf"
+CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from dse.pareto import as_minimization, robust_mask
-from dse.search import Constraint, Objective
+from dse.front.pareto import as_minimization, robust_mask
+from dse.front.search import Constraint, Objective
 
 # Axis labels with units for the metrics a design point returns (dse.cli's result keys).
 _LABELS = {

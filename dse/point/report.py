@@ -7,7 +7,7 @@ import html
 import math
 from pathlib import Path
 
-from dse.interfaces import HardwareReport
+from dse.api.interfaces import HardwareReport
 
 COMPONENTS = ("compute_uj", "sram_uj", "dram_uj", "leakage_uj")
 

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from dse.errors import ConfigError, require
+from dse.api.errors import ConfigError, require
 
 Direction = Literal["maximize", "minimize"]
 DIRECTIONS = ("maximize", "minimize")

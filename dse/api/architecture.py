@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from dse.errors import require
-from dse.workload import LayerWorkload, WeightFormat, Workload
+from dse.api.errors import require
+from dse.api.workload import LayerWorkload, WeightFormat, Workload
 
 
 @dataclass(frozen=True)

@@ -16,8 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from dse.architecture import Architecture, Conv2d, Linear
-from dse.workload import WeightFormat, Workload
+from dse.api.architecture import Architecture, Conv2d, Linear
+from dse.api.workload import WeightFormat, Workload
 
 if TYPE_CHECKING:
     import numpy as np

@@ -16,10 +16,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from dse.errors import require
+from dse.api.errors import require
 
 # The search spec, importable from here as before the split.
-from dse.search import DIRECTIONS, Constraint, Direction, Objective
+from dse.front.search import DIRECTIONS, Constraint, Direction, Objective
 
 
 def as_minimization(values: np.ndarray, directions: Sequence[str]) -> np.ndarray:

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from dse.interfaces import Split
+from dse.api.interfaces import Split
 
 Augment = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
 

@@ -10,7 +10,7 @@ Besides Hydra's own flags, ``dse`` understands two of its own (they must come fi
 from __future__ import annotations
 
 # First: a Ctrl-C while the imports below run (seconds) is one line and exit 130.
-from dse.interrupts import exit_while_starting, restore
+from dse.runtime.interrupts import exit_while_starting, restore
 
 _STARTING_HANDLERS = exit_while_starting()
 
@@ -28,19 +28,20 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from dse import report, tracking
-from dse.cache import StageCache
-from dse.config import check_top_level, register_schemas
-from dse.errors import ConfigError, DseError
-from dse.interrupts import deferred, shielded, signal_name, signals_interrupt, stop
-from dse.pipeline import DesignPoint, Plugins, build_plugins
-from dse.plugins import (
+from dse.api.errors import ConfigError, DseError
+from dse.point import report
+from dse.point.cache import StageCache
+from dse.point.pipeline import DesignPoint, Plugins, build_plugins
+from dse.registry.discovery import (
     CONF_DIR,
     available_plugins,
     format_plugin_list,
     register_entry_point_plugins,
 )
-from dse.redact import redact, redact_file
+from dse.registry.schema import check_top_level, register_schemas
+from dse.runtime.interrupts import deferred, shielded, signal_name, signals_interrupt, stop
+from dse.runtime.redact import redact, redact_file
+from dse.tracking.runs import runs as tracking
 
 log = logging.getLogger("dse")
 _YAML_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # libyaml's: 20x OmegaConf.save
@@ -49,7 +50,7 @@ _YAML_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # libyaml's: 20x O
 def run_name(cfg: DictConfig, choices: dict[str, str]) -> str:
     """``tracking.run_name``, else in a sweep ``t57 T2 3b 74PE`` (trial or job number, then
     the job's settings), alone the full chain (dse.front_browse.design_run_name)."""
-    from dse.front_browse import design_run_name
+    from dse.front.browse import design_run_name
 
     if cfg.tracking.run_name:
         return str(cfg.tracking.run_name)
@@ -85,7 +86,7 @@ RUN_METRICS = ("area_mm2", "calibration", "stage_seconds", "record_seconds")
 
 def design_metrics(plugins: Plugins) -> set[str]:
     """The metric names a design point with these plugins returns (plain = validation)."""
-    from dse.interfaces import SpikeCoding
+    from dse.api.interfaces import SpikeCoding
 
     names = list(SPLIT_METRICS)
     if type(plugins.coding).accumulator is not SpikeCoding.accumulator:
@@ -95,7 +96,7 @@ def design_metrics(plugins: Plugins) -> set[str]:
 
 def check_search_metrics(cfg: DictConfig, produced: set[str]) -> None:
     """Every objective and constraint names a metric the design point returns."""
-    from dse.search import constraints_of, objectives_of
+    from dse.front.search import constraints_of, objectives_of
 
     asked = [("search.objectives", o.metric) for o in objectives_of(cfg)]
     asked += [("search.constraints", c.metric) for c in constraints_of(cfg)]

@@ -27,7 +27,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from dse.locks import file_lock
+from dse.runtime.locks import file_lock
 
 log = logging.getLogger(__name__)
 
@@ -65,21 +65,21 @@ def _source_hash(source: str) -> str:
 # The dse modules whose code decides what a training or a simulation produces. Reporting,
 # tracking, pricing and the command line are left out: editing them keeps cached stages.
 STAGE_MODULES = (
-    "architecture.py",
-    "coding.py",
-    "data.py",
-    "interfaces.py",
-    "network.py",
-    "pipeline.py",
-    "workload.py",
+    "api/architecture.py",
+    "api/coding.py",
+    "api/data.py",
+    "api/interfaces.py",
+    "api/network.py",
+    "point/pipeline.py",
+    "api/workload.py",
 )
 
 
 @functools.cache
 def core_fingerprint(folder: Path | None = None) -> str:
     """Hash of the core modules the cached stages run (``STAGE_MODULES`` of ``folder``,
-    by default this package's)."""
-    folder = Path(__file__).resolve().parent if folder is None else folder
+    by default the ``dse`` package's)."""
+    folder = Path(__file__).resolve().parents[1] if folder is None else folder
     digest = hashlib.sha256()
     for name in STAGE_MODULES:
         digest.update(name.encode())
@@ -189,7 +189,7 @@ class StageCache:
         anything that is not an entry (a ``<sha256>\\n`` file in a stage folder) or a
         temporary file of :meth:`put`: a mistyped ``cache.dir`` never deletes someone's data.
         """
-        from dse.errors import ConfigError
+        from dse.api.errors import ConfigError
 
         root = self.root
         if not root.exists() and not root.is_symlink():

@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from dse.front_report import FrontSummary, short_setting, short_settings
-from dse.search import Constraint, Objective
+from dse.front.render import FrontSummary, short_setting, short_settings
+from dse.front.search import Constraint, Objective
 
 if TYPE_CHECKING:
     import optuna

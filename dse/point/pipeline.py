@@ -21,12 +21,9 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from dse import cache as cache_mod
-from dse.architecture import Architecture, static_workload
-from dse.config import build_plugin
-from dse.errors import PluginError
-from dse.guards import check_report, guard_quantizer
-from dse.interfaces import (
+from dse.api.architecture import Architecture, static_workload
+from dse.api.errors import PluginError
+from dse.api.interfaces import (
     PLUGIN_KINDS,
     AccumulatorActivity,
     Dataset,
@@ -40,7 +37,10 @@ from dse.interfaces import (
     TrainingMethod,
     WeightQuantizer,
 )
-from dse.workload import Workload
+from dse.api.workload import Workload
+from dse.point import cache as cache_mod
+from dse.point.guards import check_report, guard_quantizer
+from dse.registry.schema import build_plugin
 
 log = logging.getLogger(__name__)
 
@@ -437,7 +437,7 @@ def evaluate_ann(ann: TrainedNetwork, split: Split, batch_size: int = 512) -> fl
     """Top-1 accuracy (%) of the trained ANN itself on ``split``."""
     import torch
 
-    from dse.data import batches
+    from dse.api.data import batches
 
     module = ann.module
     was_training = module.training

@@ -17,14 +17,14 @@ import math
 from abc import abstractmethod
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from dse.errors import require
-from dse.interfaces import SimulationResult, SpikeCoding, Split, TrainedNetwork, WeightQuantizer
+from dse.api.errors import require
+from dse.api.interfaces import SimulationResult, SpikeCoding, Split, TrainedNetwork, WeightQuantizer
 
 if TYPE_CHECKING:
     import torch
     from torch import nn
 
-    from dse.network import SimulatedBatch, SpikingNetwork
+    from dse.api.network import SimulatedBatch, SpikingNetwork
 
 __all__ = ["FixedPointCoding"]
 
@@ -110,13 +110,13 @@ class FixedPointCoding(SpikeCoding):
 
     def activation(self) -> nn.Module:
         """``spike_values`` forward, the clipped identity's gradient backward."""
-        from dse.network import SpikeActivation
+        from dse.api.network import SpikeActivation
 
         return SpikeActivation(self.spike_values, self.threshold, type(self).__name__)
 
     def input_encoder(self) -> nn.Module | None:
         """Analog input: the 8-bit fixed-point pixels the first layer multiplies."""
-        from dse.network import AnalogPixels
+        from dse.api.network import AnalogPixels
 
         return AnalogPixels() if self.input_encoding == "analog" else None
 
@@ -128,7 +128,7 @@ class FixedPointCoding(SpikeCoding):
         """Folded, quantized layers in units of theta; thresholds balanced on
         ``calibration`` for a standard-trained network (``percentile``,
         ``calibration_samples``, ``power_of_two_scales``)."""
-        from dse.network import SpikingNetwork, convert_layers
+        from dse.api.network import SpikingNetwork, convert_layers
 
         self.check_architecture(ann.architecture)
         layers, info = convert_layers(
@@ -160,8 +160,8 @@ class FixedPointCoding(SpikeCoding):
         slices of ``slice_elements``): accuracy, predictions, activity per inference."""
         import torch
 
-        from dse.data import batches
-        from dse.network import ActivityMeter
+        from dse.api.data import batches
+        from dse.api.network import ActivityMeter
 
         meter = ActivityMeter(accumulator=self.measures_accumulator)
         width = None

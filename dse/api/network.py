@@ -31,7 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from dse.architecture import (
+from dse.api.architecture import (
     Architecture,
     AvgPool2d,
     Conv2d,
@@ -40,7 +40,7 @@ from dse.architecture import (
     Linear,
     MaxPool2d,
 )
-from dse.interfaces import (
+from dse.api.interfaces import (
     Accumulator,
     AccumulatorActivity,
     LayerActivity,
@@ -314,7 +314,7 @@ def firing_scales(
     ``samples`` calibration images (Diehl et al. 2015; Rueckauer et al. 2017): the value
     that should sit at the firing threshold. 1.0 for the read-out (it does not fire) and
     for a layer that is never positive."""
-    from dse.data import to_float
+    from dse.api.data import to_float
 
     was_training = module.training
     module.eval()

@@ -25,9 +25,9 @@ from urllib.parse import urlparse
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
-from dse.errors import ConfigError, DseError, TrackingError
-from dse.locks import store_lock
-from dse.redact import redact, redact_values
+from dse.api.errors import ConfigError, DseError, TrackingError
+from dse.runtime.locks import store_lock
+from dse.runtime.redact import redact, redact_values
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -202,7 +202,7 @@ def experiment_id(client: MlflowClient, name: str, outputs: str | Path | None = 
 def _get_or_create_experiment(
     client: MlflowClient, name: str, outputs: str | Path | None = None
 ) -> str:
-    from dse.front_browse import ensure_experiment_kind
+    from dse.front.browse import ensure_experiment_kind
 
     found = client.get_experiment_by_name(name)
     if found is not None:
@@ -216,7 +216,7 @@ def _get_or_create_experiment(
 
 
 def _create_experiment(client: MlflowClient, name: str, outputs: str | Path | None) -> str:
-    from dse.front_browse import experiment_tags
+    from dse.front.browse import experiment_tags
 
     location = None
     uri = client.tracking_uri
@@ -370,9 +370,9 @@ class SweepCallback(Callback):
         """dse's sweepers (dse_grid, dse_optuna) record the front and close the parent
         themselves (:class:`SweepRecorder`); for any other sweeper (Hydra's basic, a
         third-party one) the front is computed here from the child runs."""
-        from dse.front_browse import log_sweep_params
-        from dse.front_store import record_sweep_front
-        from dse.search import constraints_of, objectives_of
+        from dse.front.browse import log_sweep_params
+        from dse.front.search import constraints_of, objectives_of
+        from dse.front.store import record_sweep_front
 
         if opens_own_parent(config):  # closed by its sweeper, or left to the study's last worker
             return
@@ -401,7 +401,7 @@ def browse_command(uri: str) -> str | None:
 def print_front(summary: Any, run_id: str, uri: str) -> None:
     """The front's table and where to browse it."""
     print(summary.table())
-    from dse.front_browse import DEFAULT_UI, front_list_url, runs_url
+    from dse.front.browse import DEFAULT_UI, front_list_url, runs_url
 
     print(f"\nRecorded on MLflow parent run {run_id}. Browse it with:")
     command = browse_command(uri)
@@ -434,7 +434,7 @@ class SweepRecorder:
         objectives: Sequence[Any] | None = None,
         constraints: Sequence[Any] | None = None,
     ) -> None:
-        from dse.search import constraints_of, objectives_of
+        from dse.front.search import constraints_of, objectives_of
 
         self.uri: str | None = OmegaConf.select(config, "tracking.uri")
         self.sweep_dir = Path(config.hydra.sweep.dir)
@@ -459,11 +459,11 @@ class SweepRecorder:
                 )
                 self._warned = True
             return None
-        from dse.front_store import SweepFront
+        from dse.front.store import SweepFront
 
         self._client = connect(self.uri)
         self._front = SweepFront.load(self._client, self.parent, self.objectives, self.constraints)
-        from dse.front_browse import log_sweep_params, reference_design
+        from dse.front.browse import log_sweep_params, reference_design
 
         # what the sweep searched, on its parent run
         log_sweep_params(self._client, self.parent, self.config, self.objectives, self.constraints)

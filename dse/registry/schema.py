@@ -27,8 +27,8 @@ from typing import Any
 from omegaconf import MISSING, DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from dse.errors import ConfigError, DseError, PluginError, require
-from dse.interfaces import PLUGIN_KINDS
+from dse.api.errors import ConfigError, DseError, PluginError, require
+from dse.api.interfaces import PLUGIN_KINDS
 
 # --------------------------------------------------------------------------- top level
 
@@ -101,7 +101,7 @@ def register_schemas() -> None:
 def check_top_level(cfg: DictConfig) -> None:
     """Range checks the schema cannot express: the search spec parses (dse/search.py holds
     its rules, for the sweepers as for this check)."""
-    from dse.search import constraints_of, objectives_of
+    from dse.front.search import constraints_of, objectives_of
 
     if not cfg.search.objectives:
         raise ConfigError("search.objectives must name at least one metric")
@@ -139,7 +139,7 @@ def check_interface(cls: type, group: str) -> None:
     if not issubclass(cls, base):
         raise PluginError(
             f"{group} plugin {cls.__module__}.{cls.__qualname__} does not implement "
-            f"{base.__module__}.{base.__name__}: subclass it (see docs/PLUGINS.md)"
+            f"dse.interfaces.{base.__name__}: subclass it (see docs/PLUGINS.md)"
         )
     missing = sorted(getattr(cls, "__abstractmethods__", ()))
     if missing:

@@ -8,8 +8,8 @@ import dataclasses
 import math
 from typing import TYPE_CHECKING, Any
 
-from dse.errors import PluginError
-from dse.interfaces import HardwareReport, WeightQuantizer
+from dse.api.errors import PluginError
+from dse.api.interfaces import HardwareReport, WeightQuantizer
 
 if TYPE_CHECKING:
     import torch

@@ -21,7 +21,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from dse.errors import TrackingError
+from dse.api.errors import TrackingError
 
 
 def _lock_key(name: str) -> int:
