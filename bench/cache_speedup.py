@@ -96,7 +96,7 @@ def phase_ms(outputs: Path, repeats: int = 7) -> dict[str, float]:
     from dse.point.cache import StageCache
     from dse.point.pipeline import DesignPoint, build_plugins
     from dse.registry.schema import register_schemas
-    from dse.tracking.runs import runs as tracking
+    from dse.tracking import runs as tracking
     from hydra_plugins.dse_launcher.dse_launcher import DseLocalLauncher
 
     register_schemas()

@@ -19,8 +19,8 @@ def main() -> None:
     run()
 
 
-def __getattr__(name: str) -> Any:  # `from dse.cli.app import X` for any X of app.py
-    import importlib  # not `from dse.cli.app import app`: that asks __getattr__ again
+def __getattr__(name: str) -> Any:  # `from dse.cli import X` for any X of app.py
+    import importlib  # not `from dse.cli import app`: that asks __getattr__ again
 
     try:
         return getattr(importlib.import_module("dse.cli.app"), name)

@@ -41,7 +41,7 @@ from dse.registry.discovery import (
 from dse.registry.schema import check_top_level, register_schemas
 from dse.runtime.interrupts import deferred, shielded, signal_name, signals_interrupt, stop
 from dse.runtime.redact import redact, redact_file
-from dse.tracking.runs import runs as tracking
+from dse.tracking import runs as tracking
 
 log = logging.getLogger("dse")
 _YAML_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # libyaml's: 20x OmegaConf.save

@@ -13,8 +13,8 @@ from dse.tracking.runs import PARENT_RUN_FILE, SweepCallback, SweepRecorder, con
 __all__ = ["PARENT_RUN_FILE", "SweepCallback", "SweepRecorder", "connect", "print_front"]
 
 
-def __getattr__(name: str) -> Any:  # `from dse.tracking.runs import X` for any X of runs.py
-    import importlib  # not `from dse.tracking.runs import runs`: that asks __getattr__ again
+def __getattr__(name: str) -> Any:  # `from dse.tracking import X` for any X of runs.py
+    import importlib  # not `from dse.tracking import runs`: that asks __getattr__ again
 
     try:
         return getattr(importlib.import_module("dse.tracking.runs"), name)

@@ -69,7 +69,7 @@ class DseGridSweeper(BasicSweeper):
 
     def _fail(self, error: str, status: str = "FAILED") -> None:
         """An error after the parent run opened: the parent FAILED with it, not RUNNING."""
-        from dse.tracking.runs import runs as tracking
+        from dse.tracking import runs as tracking
 
         assert self.config is not None
         uri = OmegaConf.select(self.config, "tracking.uri")
@@ -117,7 +117,7 @@ class DseGridSweeper(BasicSweeper):
         from hydra.errors import HydraException
 
         from dse.api.errors import ConfigError
-        from dse.tracking.runs import runs as tracking
+        from dse.tracking import runs as tracking
 
         assert self.config is not None and self.launcher is not None
         assert self.hydra_context is not None

@@ -210,7 +210,7 @@ class DseOptunaSweeper(Sweeper):
     def _sweep(self, arguments: list[str]) -> FrontSummary | None:
         import optuna
 
-        from dse.tracking.runs import runs as tracking
+        from dse.tracking import runs as tracking
 
         assert self.config is not None and self.hydra_context is not None
         # Everything that can be wrong with the sweep is found before a trial or an MLflow
@@ -538,7 +538,7 @@ class DseOptunaSweeper(Sweeper):
         recorder = self._recorder
         if recorder is None or recorder.uri is None or not trial_numbers:
             return []
-        from dse.tracking.runs import runs as tracking
+        from dse.tracking import runs as tracking
 
         parent = tracking.read_parent_run_id(recorder.sweep_dir)
         if parent is None:
@@ -562,7 +562,7 @@ class DseOptunaSweeper(Sweeper):
         return None
 
     def _close_trial_runs(self, numbers: list[int], reason: str) -> None:
-        from dse.tracking.runs import runs as tracking
+        from dse.tracking import runs as tracking
 
         runs = [r for r in self._child_runs(numbers) if r.info.status == "RUNNING"]
         if runs and self._recorder is not None and self._recorder.uri is not None:
@@ -572,7 +572,7 @@ class DseOptunaSweeper(Sweeper):
     def _close_parent(self, error: str) -> None:
         """An error after the parent run opened: the parent FAILED with it (with the front
         of what finished when a batch was recorded), never left RUNNING."""
-        from dse.tracking.runs import runs as tracking
+        from dse.tracking import runs as tracking
 
         recorder = self._recorder
         try:

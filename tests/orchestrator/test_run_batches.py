@@ -6,7 +6,7 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
-from dse.tracking.runs import runs as tracking
+from dse.tracking import runs as tracking
 
 
 def test_params_metrics_and_tags_beyond_one_batch_all_arrive(tmp_path: Path) -> None:

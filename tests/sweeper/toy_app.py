@@ -17,7 +17,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from dse.front.browse import design_run_name
-from dse.tracking.runs import runs as tracking
+from dse.tracking import runs as tracking
 
 
 @hydra.main(version_base="1.3", config_path=None, config_name="config")
