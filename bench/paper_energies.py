@@ -36,7 +36,7 @@ from dse.api.interfaces import HardwareReport
 from dse.cli.estimate import assumed_activity, model_workload
 from dse.registry.discovery import CONF_DIR
 
-SPIKE_RATE = 0.1  # dse.estimate.DEFAULT_SPIKE_RATE: the project's stated default, not fitted
+SPIKE_RATE = 0.1  # dse.cli.estimate.DEFAULT_SPIKE_RATE: the project's stated default, not fitted
 INPUT_RATE = 1.0  # one TTFS spike per (nonzero) input pixel
 TIME_WINDOW = 8
 ACCUMULATOR_BITS = 16

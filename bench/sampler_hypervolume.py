@@ -15,7 +15,7 @@ designer prices: bigger SRAM and more PEs cost area, streaming weights from DRAM
 energy). Each parameter is an ordinal integer, as ``range(...)`` in the sweeper's syntax
 would give it. Budget: 25 % of the grid (140 trials). The hypervolume is taken against one
 reference point for all: the exact front's nadir pushed out by 10 % of the front's range
-(``dse.pareto.default_reference`` of the front); reported as a share of the exhaustive
+(``dse.front.pareto.default_reference`` of the front); reported as a share of the exhaustive
 front's hypervolume, next to the share of the exact front's points found. Median over 5 seeds. Optuna ask/tell directly: this
 measures the samplers, not Hydra.
 
@@ -98,7 +98,7 @@ def main() -> None:
     exhaustive_s = time.perf_counter() - start
     front = pareto_mask(all_values, DIRECTIONS)
     # Reference: the exact front's nadir pushed out by 10 % of the front's range
-    # (dse.pareto.default_reference of the front), so only near-optimal points count.
+    # (dse.front.pareto.default_reference of the front), so only near-optimal points count.
     reference = default_reference(all_values[front], DIRECTIONS)
     optimum = hypervolume(all_values[front], DIRECTIONS, reference)
     budget = round(args.budget * len(grid))

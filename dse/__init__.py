@@ -9,4 +9,4 @@ commands). ``builtin`` and ``conf`` are the built-in plugins and their configs.
 
 from dse import _moved
 
-_moved.install()  # old flat module paths (dse.pipeline, dse.plugins, ...) still import
+_moved.install()  # old flat module paths (dse.point.pipeline, dse.registry.discovery, ...) still import

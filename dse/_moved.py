@@ -9,10 +9,8 @@ without a file per old name. The public paths of plugin authors (``dse.interface
 from __future__ import annotations
 
 import importlib
-import importlib.abc
-import importlib.machinery
-import importlib.util
 import sys
+from importlib.machinery import ModuleSpec
 from types import ModuleType
 
 MOVED = {
@@ -34,15 +32,17 @@ MOVED = {
 }
 
 
-class _OldPath(importlib.abc.MetaPathFinder, importlib.abc.Loader):
-    """Finds an old name; loading it puts the new module in its place in sys.modules."""
+class _OldPath:
+    """Finds an old name; loading it puts the new module in its place in sys.modules. (A
+    finder and loader by protocol: importlib.abc would cost every ``import dse`` the import
+    of importlib.resources.)"""
 
-    def find_spec(self, name: str, path: object = None, target: object = None):  # noqa: ANN201
+    def find_spec(self, name: str, path: object = None, target: object = None) -> ModuleSpec | None:
         if name not in MOVED:
             return None
-        return importlib.util.spec_from_loader(name, self)
+        return ModuleSpec(name, self)
 
-    def create_module(self, spec: importlib.machinery.ModuleSpec) -> None:
+    def create_module(self, spec: ModuleSpec) -> None:
         return None  # a placeholder; exec_module swaps in the real module
 
     def exec_module(self, module: ModuleType) -> None:

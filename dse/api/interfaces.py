@@ -1,7 +1,7 @@
 """The abstract base classes every plugin implements, one per plugin kind.
 
 Each base has few methods; their docstrings say when the orchestrator calls them
-(see dse/pipeline.py for the order). A plugin is configured through the keyword
+(see dse/point/pipeline.py for the order). A plugin is configured through the keyword
 arguments of its ``__init__``: these are exactly the keys of its YAML file in
 ``conf/<group>/<name>.yaml`` (plus ``_target_``), and the constructor validates them,
 raising :class:`dse.errors.ConfigError` naming the field (``require`` helps).

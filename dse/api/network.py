@@ -9,7 +9,7 @@ sums the batches into a ``SimulationResult`` with :class:`ActivityMeter`. The me
 every ``LayerActivity`` field per layer kind: docs/PLUGINS.md, "The activity a coding
 reports".
 
-Conventions (``dse/architecture.py``): every Conv2d and Linear except the last is
+Conventions (``dse/api/architecture.py``): every Conv2d and Linear except the last is
 followed by the activation (the coding's spiking neuron in CAT, ReLU in standard
 training); the last one is the read-out, which does not fire (the class is the argmax of
 its potential). Tensors of a converted network are float64.

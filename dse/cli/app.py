@@ -49,7 +49,7 @@ _YAML_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # libyaml's: 20x O
 
 def run_name(cfg: DictConfig, choices: dict[str, str]) -> str:
     """``tracking.run_name``, else in a sweep ``t57 T2 3b 74PE`` (trial or job number, then
-    the job's settings), alone the full chain (dse.front_browse.design_run_name)."""
+    the job's settings), alone the full chain (dse.front.browse.design_run_name)."""
     from dse.front.browse import design_run_name
 
     if cfg.tracking.run_name:
@@ -60,7 +60,7 @@ def run_name(cfg: DictConfig, choices: dict[str, str]) -> str:
     return design_run_name(cfg, choices, list(hydra_cfg.overrides.task), hydra_cfg.job.num)
 
 
-# What a design point returns (dse.pipeline.DesignPointResult.metrics plus timings): the
+# What a design point returns (dse.point.pipeline.DesignPointResult.metrics plus timings): the
 # names search.objectives and search.constraints may use. A test runs a design point and
 # compares, so this list cannot drift from the pipeline unnoticed.
 SPLIT_METRICS = (

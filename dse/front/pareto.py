@@ -5,9 +5,9 @@ column. Internally every column is turned into a minimisation (maximised columns
 negated), so "a dominates b" means ``a <= b`` everywhere and ``a < b`` somewhere.
 
 The rest of a sweep's front lives beside it: the search spec (objectives, constraints)
-in :mod:`dse.search`, the summary and its renderings (table, Markdown, CSV, plots) in
-:mod:`dse.front_report`, its record on the sweep's MLflow parent run in
-:mod:`dse.front_store`.
+in :mod:`dse.front.search`, the summary and its renderings (table, Markdown, CSV, plots) in
+:mod:`dse.front.render`, its record on the sweep's MLflow parent run in
+:mod:`dse.front.store`.
 """
 
 from __future__ import annotations

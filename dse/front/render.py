@@ -157,7 +157,7 @@ class FrontSummary:
 
     def robust(self) -> dict[str, bool]:
         """run id -> whether the front point keeps its place inside every band
-        (:func:`dse.pareto.robust_mask`); front points only."""
+        (:func:`dse.front.pareto.robust_mask`); front points only."""
         pts = self.points
         if not pts:
             return {}

@@ -41,7 +41,7 @@ class Objective:
             "must be a mapping {metric: NAME, direction: maximize|minimize}",
             node,
         )
-        # the same default as the config schema (dse.config.ObjectiveConfig)
+        # the same default as the config schema (dse.registry.schema.ObjectiveConfig)
         return cls(str(node["metric"]), str(node.get("direction", "maximize")))  # type: ignore[arg-type]
 
 

@@ -2,8 +2,8 @@
 each child run, the hypervolume history and the front's files on the parent.
 
 :class:`SweepFront` holds a sweep's child runs in memory and writes only what changed;
-:func:`record_sweep_front` is its one-shot form. The math is :mod:`dse.pareto`, the
-renderings :mod:`dse.front_report`. mlflow is imported inside the functions that need it.
+:func:`record_sweep_front` is its one-shot form. The math is :mod:`dse.front.pareto`, the
+renderings :mod:`dse.front.render`. mlflow is imported inside the functions that need it.
 """
 
 from __future__ import annotations
@@ -164,7 +164,7 @@ class SweepFront:
 
     def refresh(self) -> None:
         """Catch up with another worker that records the same parent: the reference it fixed
-        and the last hypervolume step it wrote (read under the study's lock, dse.locks)."""
+        and the last hypervolume step it wrote (read under the study's lock, dse.runtime.locks)."""
         parent = self._client.get_run(self.parent_run_id)
         for k, v in parent.data.params.items():
             if k.startswith(REFERENCE_PARAM) and k != REFERENCE_PARAM[:-1]:

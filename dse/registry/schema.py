@@ -99,7 +99,7 @@ def register_schemas() -> None:
 
 
 def check_top_level(cfg: DictConfig) -> None:
-    """Range checks the schema cannot express: the search spec parses (dse/search.py holds
+    """Range checks the schema cannot express: the search spec parses (dse/front/search.py holds
     its rules, for the sweepers as for this check)."""
     from dse.front.search import constraints_of, objectives_of
 

@@ -174,7 +174,7 @@ class WeightQuantizerContract(ABC):
 
 
 class HardwareModelContract(ABC):
-    """What every hardware model promises the orchestrator (see dse/workload.py)."""
+    """What every hardware model promises the orchestrator (see dse/api/workload.py)."""
 
     @abstractmethod
     def make_model(self) -> HardwareModel:

@@ -511,14 +511,14 @@ class SweepRecorder:
 
     def fix_reference(self) -> None:
         """Fix the hypervolume's reference from the points counted so far (once per study;
-        a no-op after that): :meth:`dse.front_store.SweepFront.fix_reference`."""
+        a no-op after that): :meth:`dse.front.store.SweepFront.fix_reference`."""
         front = self._open()
         if front is not None:
             front.fix_reference()
 
     def tag_missing(self, tags: Mapping[str, Mapping[str, str]]) -> None:
         """Tags (run id -> tags) for runs read back from MLflow that lack them
-        (:meth:`dse.front_store.SweepFront.tag_missing`), written with the next record."""
+        (:meth:`dse.front.store.SweepFront.tag_missing`), written with the next record."""
         front = self._open()
         if front is not None:
             front.tag_missing(tags)
@@ -588,7 +588,7 @@ def job_params(ret: Any) -> dict[str, str]:
 def plain_config(cfg: DictConfig) -> dict[str, Any]:
     """The resolved config as plain containers, without Hydra's own node (which only
     resolves inside a running job)."""
-    return redact_values(  # a password in a URL is never recorded (dse.redact)
+    return redact_values(  # a password in a URL is never recorded (dse.runtime.redact)
         {
             key: OmegaConf.to_container(cfg[key], resolve=True)
             if isinstance(cfg[key], DictConfig | ListConfig)

@@ -9,7 +9,7 @@ overrides (config-group choices such as ``quantizer=uniform``, and anything unde
 ``hydra.``) and applies each job's *value* overrides to a copy of that config with Hydra's
 own override logic, then runs the job through Hydra's ``run_job`` (output directory,
 logging, callbacks, ``.hydra/`` files, as usual). The resulting config is the one Hydra
-would compose: ``tests/sweeper/test_launcher.py`` checks that key by key.
+would compose: ``tests/sweepers/test_launcher.py`` checks that key by key.
 """
 
 from __future__ import annotations

@@ -55,7 +55,7 @@ class DseOptunaSweeper(Sweeper):
     plus ``++tracking.tags.optuna_trial=<number>`` and ``++tracking.tags.optuna_study=<name>``
     as overrides, and tells Optuna the objective values (``search.objectives`` of the task
     config) and the constraint violations (``search.constraints``, as the list both Optuna
-    and optuna-dashboard read: ``dse.front_browse.record_constraints``; the study gets the
+    and optuna-dashboard read: ``dse.front.browse.record_constraints``; the study gets the
     metric names, and a ``search.reference`` design is its first trial). A trial whose job
     raises is told as FAIL and the sweep goes
     on, until failures exceed ``max_failure_rate * n_trials`` (or every trial failed): one
@@ -73,7 +73,7 @@ class DseOptunaSweeper(Sweeper):
 
     Several workers (processes, machines) may run one study on a shared storage: creating
     it, enqueuing the reference design and opening the parent run happen under the study's
-    lock (:mod:`dse.locks`), each worker counts the others' finished trials into the one
+    lock (:mod:`dse.runtime.locks`), each worker counts the others' finished trials into the one
     front it records under that lock, and the last worker to finish closes the parent run.
     """
 
@@ -230,7 +230,7 @@ class DseOptunaSweeper(Sweeper):
         directions = [o.direction for o in objectives]
         optuna.logging.set_verbosity(optuna.logging.WARNING)  # the sweeper reports each trial
         # Workers starting together: one at a time creates the storage's tables, plans its
-        # trials, enqueues the reference design and opens the parent run (dse.locks).
+        # trials, enqueues the reference design and opens the parent run (dse.runtime.locks).
         with self._lock("setup"):
             study, todo, heartbeat = self._open_study(directions, objectives, constraints, space)
             state = "interrupted"  # unless the loop ends: the next run owes what is left
@@ -293,7 +293,7 @@ class DseOptunaSweeper(Sweeper):
     @contextlib.contextmanager
     def _lock(self, step: str) -> Iterator[None]:
         """Steps that happen once per study whoever comes first: workers on the same storage
-        queue on it (dse.locks); a study in memory has no other workers. A lock that cannot
+        queue on it (dse.runtime.locks); a study in memory has no other workers. A lock that cannot
         be made (the storage's folder is a file, read-only) is one ConfigError line."""
         with contextlib.ExitStack() as stack:
             if self.storage:

@@ -6,7 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import run_dse
+
+from tests.support.services import run_dse
 
 pytestmark = pytest.mark.slow
 

@@ -1,7 +1,7 @@
 """Many workers, first start: three workers started in the same instant on fresh stores, for
 every mix of study storage (journal file, PostgreSQL) and MLflow store (SQLite, PostgreSQL
 used directly, an ``mlflow server``). Each store is created once, under a lock keyed on it
-(dse/locks.py): no worker loses its trials to a table-creation race.
+(dse/runtime/locks.py): no worker loses its trials to a table-creation race.
 
 The PostgreSQL URLs here are plain ``postgresql://`` ones, as users copy them from their
 database's docs (psycopg 3 under SQLAlchemy 2: the ``postgres`` extra ships it).
@@ -20,7 +20,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import _mlflow_server, fresh_database
+
+from tests.support.services import fresh_database, mlflow_server_at
 
 pytestmark = pytest.mark.slow
 
@@ -54,7 +55,7 @@ def tracking_store(kind: str, shared: Path, tmp_path: Path) -> Iterator[str]:
             yield plain(url)
     else:  # an mlflow server on a fresh database (it creates its tables when it starts)
         with fresh_database() as url:
-            yield from _mlflow_server(url, tmp_path)
+            yield from mlflow_server_at(url, tmp_path)
 
 
 def load_study(storage: str):

@@ -9,7 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import fresh_database, run_dse
+
+from tests.support.services import fresh_database, run_dse
 
 pytestmark = pytest.mark.slow
 

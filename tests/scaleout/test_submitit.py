@@ -11,7 +11,8 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import run_dse
+
+from tests.support.services import run_dse
 
 pytestmark = pytest.mark.slow
 
