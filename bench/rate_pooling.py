@@ -22,13 +22,13 @@ import torch.nn.functional as F
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
-from dse.architecture import MaxPool2d
+from dse.api.architecture import MaxPool2d
 from dse.builtin.codings import RateCoding
 from dse.builtin.datasets.idx import FashionMNIST
 from dse.builtin.quantizers import LogQuantizer
 from dse.builtin.training import ConversionAwareTraining
-from dse.data import to_float
-from dse.plugins import CONF_DIR
+from dse.api.data import to_float
+from dse.registry.discovery import CONF_DIR
 
 
 def main() -> None:

@@ -61,8 +61,8 @@ def test_fashion_standard_is_the_network_experiment_fashion_fine_tunes(compose, 
     """experiment=fashion_standard trains exactly experiment=fashion's pretraining: one
     cache key, so the float row and every CAT design point share one trained network; a
     CAT-stage key changes neither."""
-    from dse.cache import StageCache
-    from dse.pipeline import DesignPoint, build_plugins
+    from dse.point.cache import StageCache
+    from dse.point.pipeline import DesignPoint, build_plugins
 
     def pretraining_key(overrides: list[str]) -> str:
         cfg = compose(overrides)
