@@ -24,7 +24,7 @@ _HOMES = {
     "interfaces": (
         "Split DataSplits Dataset ModelBuilder WeightQuantizer TrainedNetwork LayerActivity "
         "AccumulatorActivity SimulationResult Accumulator SpikeCoding TrainingMethod "
-        "EnergyBreakdown LayerCost HardwareReport HardwareModel PLUGIN_KINDS"
+        "EnergyBreakdown LayerCost HardwareReport HardwareModel PLUGIN_KINDS PLUGIN_GROUPS"
     ),
     "errors": "DseError ConfigError PluginError DatasetError TrackingError TrainingError require",
     "workload": "LayerKind PoolOp WeightFormat LayerWorkload Workload",

@@ -348,3 +348,7 @@ PLUGIN_KINDS: dict[str, type] = {
     "coding": SpikeCoding,
     "hardware": HardwareModel,
 }
+
+# The plugin groups in the order people read them (run tags, tables, the front's columns):
+# the one list every part of dse uses.
+PLUGIN_GROUPS: tuple[str, ...] = tuple(PLUGIN_KINDS)

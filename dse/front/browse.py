@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from dse.api.interfaces import PLUGIN_GROUPS
 from dse.front.render import FrontSummary, short_setting, short_settings
 from dse.front.search import Constraint, Objective
 
@@ -44,7 +45,6 @@ DASHBOARD_CONSTRAINTS_ATTR = "constraints"
 
 # Overridden keys that do not describe the design (bookkeeping of the run or the sweep).
 _NOT_DESIGN = ("tracking.", "paths.", "cache.", "search.", "hydra.", "hydra/", "experiment")
-_GROUPS = ("dataset", "model", "training", "quantizer", "coding", "hardware")
 
 
 # --------------------------------------------------------------------------- experiment
@@ -208,7 +208,7 @@ def front_view(summary: FrontSummary, parent_run_id: str) -> dict[str, Any]:
     first = summary.objectives[0]
     columns = [f"metrics.`{o.metric}`" for o in summary.objectives]
     for key in summary.varying_params:  # a plugin choice is a tag (dse.coding), not a param
-        columns.append(f"tags.`dse.{key}`" if key in _GROUPS else f"params.`{key}`")
+        columns.append(f"tags.`dse.{key}`" if key in PLUGIN_GROUPS else f"params.`{key}`")
     columns.append("tags.`dse.feasible`")
     view: dict[str, Any] = {
         "searchFilter": f"tags.`dse.pareto_optimal` = 'true' and "

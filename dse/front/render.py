@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from dse.api.interfaces import PLUGIN_GROUPS
 from dse.front.pareto import as_minimization, robust_mask
 from dse.front.search import Constraint, Objective
 
@@ -39,9 +40,6 @@ _SHORT = {
 }
 
 
-_GROUPS = ("dataset", "model", "training", "quantizer", "coding", "hardware")
-
-
 def _short_value(value: Any, digits: int = 3) -> str:
     """A float to ``digits`` significant digits (0.3745 -> 0.375); anything else as written."""
     text = str(value)
@@ -59,7 +57,7 @@ def short_setting(key: str, value: Any) -> str:
     text = _short_value(value)
     if key in _SHORT:
         return _SHORT[key].format(text)
-    if key in _GROUPS:  # a plugin choice (coding=rate): its name says it
+    if key in PLUGIN_GROUPS:  # a plugin choice (coding=rate): its name says it
         return text
     return f"{key.rsplit('.', 1)[-1]}={text}"
 

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from dse.api.errors import ConfigError, require
+from dse.api.interfaces import PLUGIN_GROUPS
 from dse.front.browse import describe_parent
 from dse.front.pareto import default_reference, hypervolume, pareto_mask
 from dse.front.render import (
@@ -62,9 +63,6 @@ def _child_runs(client: mlflow.MlflowClient, parent: Run) -> list[Run]:
 _NOT_DESIGN = ("tracking.", "paths.", "cache.", "search.", "hydra.")
 
 
-_GROUPS = ("dataset", "model", "training", "quantizer", "coding", "hardware")
-
-
 def _design_params(differing: Iterable[str]) -> list[str]:
     """Of the params that differ across the children, those the sweep varied (the design)."""
     return sorted(
@@ -84,7 +82,9 @@ def _trial_point(run: Run, constraints: Sequence[Constraint]) -> TrialPoint:
     name = f"trial {trial}" if trial is not None else (run.info.run_name or run.info.run_id)
     # The plugin choices (tags dse.<group>) read better than their classes' _target_.
     params = dict(run.data.params)
-    params.update({g: run.data.tags[f"dse.{g}"] for g in _GROUPS if run.data.tags.get(f"dse.{g}")})
+    params.update(
+        {g: run.data.tags[f"dse.{g}"] for g in PLUGIN_GROUPS if run.data.tags.get(f"dse.{g}")}
+    )
     return TrialPoint(run.info.run_id, name, trial, params, dict(m), feasible)
 
 

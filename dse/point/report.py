@@ -7,7 +7,7 @@ import html
 import math
 from pathlib import Path
 
-from dse.api.interfaces import HardwareReport
+from dse.api.interfaces import PLUGIN_GROUPS, HardwareReport
 
 COMPONENTS = ("compute_uj", "sram_uj", "dram_uj", "leakage_uj")
 
@@ -23,10 +23,7 @@ def summary(
     cache_use: dict[str, str],
     recorded: str,
 ) -> str:
-    chain = " / ".join(
-        choices.get(g, "?")
-        for g in ("dataset", "model", "training", "quantizer", "coding", "hardware")
-    )
+    chain = " / ".join(choices.get(g, "?") for g in PLUGIN_GROUPS)
     m = metrics
     lines = [
         f"design point  {chain}",

@@ -26,6 +26,7 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from dse.api.errors import ConfigError, DseError, TrackingError
+from dse.api.interfaces import PLUGIN_GROUPS
 from dse.runtime.locks import store_lock
 from dse.runtime.redact import redact, redact_values
 
@@ -36,7 +37,6 @@ log = logging.getLogger(__name__)
 
 PARENT_RUN_FILE = ".dse_parent_run"
 SWEEP_KEY_TAG = "dse.sweep_key"
-PLUGIN_GROUPS = ("dataset", "model", "training", "quantizer", "coding", "hardware")
 
 
 # --------------------------------------------------------------------------- connection
