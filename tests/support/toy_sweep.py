@@ -1,11 +1,13 @@
-"""A toy Hydra app for the sweepers and the front's stores: its path, its config (Optuna
+"""A toy Hydra app (tests/sweepers/toy_app.py) for the sweepers and the front's stores: its path, its config (Optuna
 sweeper, MLflow in the test's folder) and the runs it recorded."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-APP = Path(__file__).with_name("toy_app.py")  # a Hydra app that returns made-up metrics
+# A Hydra app that returns made-up metrics. It runs as a script, so it lives in a folder
+# whose module names shadow no library (tests/support has a datasets.py).
+APP = Path(__file__).resolve().parents[1] / "sweepers" / "toy_app.py"
 
 
 CONFIG = """\
