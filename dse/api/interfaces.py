@@ -122,6 +122,10 @@ class TrainedNetwork:
     module: torch.nn.Module
     conversion_aware: bool
     info: dict[str, Any] = field(default_factory=dict)  # e.g. final loss, epochs run
+    # Where a schedule stopped early (``TrainingMethod.fidelity_key``) left off: what
+    # ``fit(resume=...)`` continues from. Tensors and plain values only (the stage cache
+    # stores it beside the weights); None for a finished schedule.
+    resume_state: dict[str, Any] | None = None
 
 
 @dataclass
@@ -238,6 +242,12 @@ class TrainingMethod(ABC):
     # Config groups whose settings change what ``fit`` produces, besides dataset, model,
     # training and seed. The stage cache keys training on exactly these.
     depends_on: ClassVar[tuple[str, ...]] = ()
+    # The constructor key that stops the schedule early, for a low-fidelity design point
+    # (CAT: ``stop_epoch``), or None. A method that names one accepts ``fit(resume=...)``:
+    # a network it returned with ``resume_state``; the orchestrator resumes from the
+    # longest cached prefix of the same schedule, so promoting a design point to full
+    # fidelity trains only the epochs it lacks.
+    fidelity_key: ClassVar[str | None] = None
 
     def pretraining(self) -> TrainingMethod | None:
         """A training whose result ``fit`` starts from (e.g. the standard ReLU network that

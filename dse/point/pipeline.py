@@ -201,12 +201,21 @@ class DesignPoint:
         return self.choices.get(group) or type(getattr(self.plugins, group)).__name__
 
     # ----------------------------------------------------------------- cache keys
-    def training_key(self) -> str:
+    def training_key(self, stop: int | None = None) -> str:
+        """The training stage's key; ``stop``: that of the same schedule stopped after
+        ``stop`` epochs (a method with a ``fidelity_key``)."""
         groups = ("dataset", "model", "training", *self.plugins.training.depends_on)
+        config = {g: _container(self.cfg[g]) for g in groups}
+        fidelity = self.plugins.training.fidelity_key
+        if fidelity is not None:
+            if stop is not None:
+                config["training"][fidelity] = stop
+            if config["training"].get(fidelity) == _schedule(self.cfg):
+                config["training"][fidelity] = None  # the whole schedule, however written
         return cache_mod.stable_hash(
             {
                 "seed": self.cfg.seed,
-                "config": {g: _container(self.cfg[g]) for g in groups},
+                "config": config,
                 "code": {g: cache_mod.code_fingerprint(getattr(self.plugins, g)) for g in groups},
                 "core": cache_mod.core_fingerprint(),  # the dse modules stages run
             }
@@ -315,10 +324,27 @@ class DesignPoint:
             if pretraining is not None:
                 pre_key = self.pretraining_key(pretraining)
                 init, use["pretraining"] = self._pretrained(pretraining, pre_key, data, arch)
-            ann = self._fit(training, data, arch, init)
+            resume = self._longest_prefix(arch) if stage == "training" else None
+            ann = self._fit(training, data, arch, init, resume)
             self._store_network(stage, key, ann, training)
-            use["training"] = self._miss
+            # resumed: the cache held the first epochs, only the rest were trained
+            use["training"] = self._miss if resume is None else "resumed"
             return ann, use
+
+    def _longest_prefix(self, arch: Architecture) -> TrainedNetwork | None:
+        """The cached network of the longest prefix of this design point's own schedule
+        (same config stopped after fewer epochs), to resume from; None without one."""
+        training = self.plugins.training
+        if training.fidelity_key is None or not self.cache.enabled:
+            return None
+        stop = getattr(training, training.fidelity_key, None) or _schedule(self.cfg)
+        for epochs in range(int(stop) - 1, 0, -1):
+            key = self.training_key(stop=epochs)
+            found = self._load_network("training", key, training, arch)
+            if found is not None and found.resume_state is not None:
+                log.info("train: resuming from the cached first %d epochs (%s)", epochs, key[:12])
+                return found
+        return None
 
     def _pretrained(
         self, method: TrainingMethod, key: str, data: Any, arch: Architecture
@@ -340,10 +366,18 @@ class DesignPoint:
         return "miss" if self.cache.enabled else "off"
 
     def _fit(
-        self, method: TrainingMethod, data: Any, arch: Architecture, init: TrainedNetwork | None
+        self,
+        method: TrainingMethod,
+        data: Any,
+        arch: Architecture,
+        init: TrainedNetwork | None,
+        resume: TrainedNetwork | None = None,
     ) -> TrainedNetwork:
         p = self.plugins
-        return method.fit(arch, data, p.quantizer, p.coding, seed=int(self.cfg.seed), init=init)
+        seed = int(self.cfg.seed)
+        if resume is None:  # methods without a fidelity key need not know the argument
+            return method.fit(arch, data, p.quantizer, p.coding, seed=seed, init=init)
+        return method.fit(arch, data, p.quantizer, p.coding, seed=seed, init=init, resume=resume)  # type: ignore[call-arg]
 
     def _load_network(
         self, stage: str, key: str, method: TrainingMethod, arch: Architecture
@@ -369,11 +403,12 @@ class DesignPoint:
             module.load_state_dict(state)
             info = json.loads(saved["info"])
             conversion_aware = bool(saved["conversion_aware"])
+            resume_state = saved.get("resume_state")
         except (pickle.UnpicklingError, RuntimeError, KeyError, TypeError, ValueError) as err:
             log.warning("%s cache entry %s rejected (%s): training again", stage, key[:12], err)
             self.cache.remove(stage, key)
             return None
-        return TrainedNetwork(arch, module.eval(), conversion_aware, info)
+        return TrainedNetwork(arch, module.eval(), conversion_aware, info, resume_state)
 
     def _store_network(
         self, stage: str, key: str, network: TrainedNetwork, method: TrainingMethod
@@ -388,6 +423,8 @@ class DesignPoint:
             "conversion_aware": network.conversion_aware,
             "info": json.dumps(network.info, default=str),
         }
+        if network.resume_state is not None:  # a stopped schedule: what resuming needs
+            saved["resume_state"] = network.resume_state
         torch.save(saved, buffer)  # tensors and plain values: loadable with weights_only=True
         self.cache.put(stage, key, buffer.getvalue())
 
@@ -424,6 +461,12 @@ class DesignPoint:
             for layer, a in zip(static.layers, sim.activity, strict=True)
         )
         return dataclasses.replace(static, layers=layers)
+
+
+def _schedule(cfg: DictConfig) -> int | None:
+    """The training's whole schedule in epochs (``training.epochs``)."""
+    epochs = cfg.training.get("epochs")
+    return None if epochs is None else int(epochs)
 
 
 def _percent_correct(predictions: Any, split: Split) -> float:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -29,8 +30,18 @@ def train_network(
     desc: str,
     teacher: torch.nn.Module | None = None,
     distill: float = 0.0,
-) -> dict[str, float]:
+    stop_epoch: int | None = None,
+    resume: dict[str, Any] | None = None,
+) -> tuple[dict[str, float], dict[str, Any] | None]:
     """Cross-entropy training with a tqdm bar over epochs; raises TrainingError on divergence.
+
+    Returns the last epoch's figures and, when the schedule stopped early, the state to
+    resume it from. ``stop_epoch`` = k < ``epochs``: run only the first k epochs of the
+    ``epochs``-long schedule (the learning rate follows the full schedule) and return
+    the optimiser's, scheduler's and generator's state with the figures. ``resume``: such
+    a state; training continues at its epoch (the module already holds its weights), so
+    stopping at k and resuming gives the very network of one uninterrupted run: a
+    low-fidelity design point promoted to full fidelity trains only what it lacks.
 
     ``augment``: apply the dataset's augmentation (``data.augment``) to training batches.
     With a ``teacher`` and ``distill`` = a > 0 the loss is (1 - a) cross-entropy + a
@@ -65,13 +76,21 @@ def train_network(
         if lr_schedule == "cosine"
         else None
     )
+    start = 0
+    if resume is not None:
+        start = int(resume["epoch"])
+        opt.load_state_dict(resume["optimizer"])
+        generator.set_state(resume["generator"])
+        if sched is not None:
+            sched.load_state_dict(resume["scheduler"])
+    stop = epochs if stop_epoch is None else min(int(stop_epoch), epochs)
     # Chance-level cross-entropy is ln(C); a loss 50x above it has clearly diverged.
     limit = 50.0 * math.log(max(data.num_classes, 2))
     info = {"loss": float("nan"), "train_accuracy": float("nan"), "epochs": 0.0}
     # One bar over every batch of every epoch: its ETA is meaningful from the first epoch on.
     per_epoch = math.ceil(len(data.train) / batch_size)
-    bar = tqdm(total=epochs * per_epoch, desc=desc, unit="batch", leave=False)
-    for epoch in range(epochs):
+    bar = tqdm(total=max(stop - start, 0) * per_epoch, desc=desc, unit="batch", leave=False)
+    for epoch in range(start, stop):
         module.train()
         bar.set_description(f"{desc} epoch {epoch + 1}/{epochs}")
         total, correct, loss_sum = 0, 0, 0.0
@@ -114,7 +133,27 @@ def train_network(
     module.eval()
     if teacher is not None:
         teacher.to("cpu")
-    return info
+    if stop >= epochs:
+        return info, None
+    # tensors and plain values only: the stage cache reads them back with weights_only
+    state = {
+        "epoch": stop,
+        "optimizer": _to_cpu(opt.state_dict()),
+        "scheduler": sched.state_dict() if sched is not None else None,
+        "generator": generator.get_state(),
+    }
+    return info, state
+
+
+def _to_cpu(value: Any) -> Any:
+    """An optimiser state with every tensor on the CPU (the cache's device)."""
+    if isinstance(value, torch.Tensor):
+        return value.detach().to("cpu")
+    if isinstance(value, dict):
+        return {k: _to_cpu(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_to_cpu(v) for v in value]
+    return value
 
 
 DISTILL_TEMPERATURE = 4.0

@@ -42,9 +42,14 @@ class ConversionAwareTraining(OptimizationSettings, TrainingMethod):
     running statistics while fine-tuning (frozen), so training quantizes exactly the
     weights the SNN receives; ``batch`` folds this batch's statistics (Jacob et al. 2018).
     ``distill`` > 0 adds knowledge distillation from the pretrained float network.
+
+    ``stop_epoch`` = k < ``epochs``: a low-fidelity design point, the first k epochs of the
+    ``epochs``-long schedule; resumed later (``fit(resume=...)``), it becomes exactly the
+    network of an uninterrupted run.
     """
 
     depends_on: ClassVar[tuple[str, ...]] = ("quantizer", "coding")
+    fidelity_key: ClassVar[str | None] = "stop_epoch"
 
     def __init__(
         self,
@@ -62,6 +67,7 @@ class ConversionAwareTraining(OptimizationSettings, TrainingMethod):
         init_percentile: float = 99.9,
         bn_statistics: str = "batch",
         distill: float = 0.0,
+        stop_epoch: int | None = None,
         pretrain_epochs: int | None = None,
     ) -> None:
         if pretrain_epochs is not None:  # removed: the pretraining has a recipe of its own
@@ -101,6 +107,14 @@ class ConversionAwareTraining(OptimizationSettings, TrainingMethod):
             "pretrained network)",
             init,
         )
+        require(
+            stop_epoch is None or 1 <= stop_epoch <= epochs,
+            "training.stop_epoch",
+            f"must be null (the whole schedule) or in [1, training.epochs={epochs}]",
+            stop_epoch,
+        )
+        # the whole schedule, however written: one cache key for one network
+        self.stop_epoch = None if stop_epoch in (None, epochs) else int(stop_epoch)
         self.init = init
         self.pretrain = _recipe(pretrain).validated("training.pretrain")
         self.init_percentile = float(init_percentile)
@@ -133,6 +147,7 @@ class ConversionAwareTraining(OptimizationSettings, TrainingMethod):
         coding: SpikeCoding,
         seed: int,
         init: TrainedNetwork | None = None,
+        resume: TrainedNetwork | None = None,
     ) -> TrainedNetwork:
         import torch
 
@@ -147,7 +162,12 @@ class ConversionAwareTraining(OptimizationSettings, TrainingMethod):
         with torch.random.fork_rng(devices=[]):  # seed locally, leave global RNG untouched
             torch.manual_seed(seed)
             module = self.untrained(arch, quantizer, coding)
-            if init is not None:
+            if resume is not None:  # where a stopped schedule left off: weights and all
+                if resume.resume_state is None:
+                    raise ConfigError("CAT: the network to resume finished its schedule")
+                module.load_state_dict(resume.module.state_dict())
+                info.update(resume.info)
+            elif init is not None:
                 module.load_state_dict(init.module.state_dict())
                 scales = firing_scales(
                     init.module, data.train, percentile=self.init_percentile, samples=512
@@ -159,20 +179,22 @@ class ConversionAwareTraining(OptimizationSettings, TrainingMethod):
                 if isinstance(layer, WeightedLayer):
                     layer.batch_statistics = self.bn_statistics == "batch"
             generator = torch.Generator().manual_seed(seed + 1)
-            info.update(
-                train_network(
-                    module,
-                    data,
-                    **self.optimization(),
-                    generator=generator,
-                    desc="cat",
-                    teacher=init.module if init is not None and self.distill > 0 else None,
-                    distill=self.distill,
-                )
+            figures, state = train_network(
+                module,
+                data,
+                **self.optimization(),
+                generator=generator,
+                desc="cat",
+                teacher=init.module if init is not None and self.distill > 0 else None,
+                distill=self.distill,
+                stop_epoch=self.stop_epoch,
+                resume=None if resume is None else resume.resume_state,
             )
+            info.update(figures)
         # float64: sums of powers of two stay exact, so the ANN equals the SNN bit for bit
+        # (a float32 run resumed from it loses nothing: every value came from float32)
         module = module.double().eval()
-        return TrainedNetwork(arch, module, conversion_aware=True, info=info)
+        return TrainedNetwork(arch, module, conversion_aware=True, info=info, resume_state=state)
 
 
 def _recipe(value: StageRecipe | dict[str, Any] | None) -> StageRecipe:

@@ -82,7 +82,7 @@ class StandardTraining(OptimizationSettings, TrainingMethod):
         settings = self.optimization()
         if epochs is not None:
             settings["epochs"] = epochs
-        info = train_network(
+        info, _ = train_network(
             module,
             data,
             **settings,

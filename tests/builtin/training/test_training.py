@@ -157,3 +157,31 @@ def test_cat_from_standard_starts_at_the_threshold(digits) -> None:  # noqa: ANN
     assert len(scales) == 4 and scales[-1] == 1.0 and max(scales) > 1.0
     with pytest.raises(ConfigError, match="training.init_percentile"):
         ConversionAwareTraining(init_percentile=0)
+
+
+def test_cat_stopped_and_resumed_is_the_uninterrupted_network(digits) -> None:  # noqa: ANN001
+    """Multi-fidelity's promise: a point trained 1 of 3 epochs, then resumed, is bit for bit
+    the network 3 uninterrupted epochs give (weights, batch-norm state and all)."""
+    arch = SmallCNN(channels=(8, 8)).build(digits.input_shape, digits.num_classes)
+    coding, quantizer = TTFSLogCoding(time_window=4), LogQuantizer(4)
+    straight = ConversionAwareTraining(epochs=3).fit(arch, digits, quantizer, coding, seed=1)
+    low = ConversionAwareTraining(epochs=3, stop_epoch=1).fit(
+        arch, digits, quantizer, coding, seed=1
+    )
+    assert straight.resume_state is None and low.resume_state is not None
+    assert low.info["epochs"] == 1 and low.resume_state["epoch"] == 1
+    full = ConversionAwareTraining(epochs=3).fit(
+        arch, digits, quantizer, coding, seed=1, resume=low
+    )
+    assert full.info["epochs"] == 3 and full.resume_state is None
+    a, b = straight.module.state_dict(), full.module.state_dict()
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    # one epoch of the same schedule is not the whole of it
+    c = low.module.state_dict()
+    assert not all(torch.equal(a[k], c[k]) for k in a)
+
+
+def test_cat_stop_epoch_outside_the_schedule_is_one_config_error() -> None:
+    with pytest.raises(ConfigError, match=r"training.stop_epoch.*\[1, training.epochs=3\]"):
+        ConversionAwareTraining(epochs=3, stop_epoch=4)
+    assert ConversionAwareTraining(epochs=3, stop_epoch=3).stop_epoch is None  # the whole one
