@@ -29,9 +29,13 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from dse.api.errors import ConfigError, DseError
+from dse.front.fidelity import FIDELITY_TAG, FULL, LOW
+from dse.front.search import constraints_of
+from dse.front.store import TAG_FEASIBLE
 from dse.point import report
 from dse.point.cache import StageCache
 from dse.point.pipeline import DesignPoint, Plugins, build_plugins
+from dse.point.prescreen import PRESCREEN_TAG, prescreen
 from dse.registry.discovery import (
     CONF_DIR,
     available_plugins,
@@ -213,12 +217,29 @@ def _run_design_point(cfg: DictConfig) -> dict[str, Any]:
         started = time.perf_counter()
         set_torch_threads(cfg.threads, hydra_cfg)
         point = DesignPoint(cfg, plugins, StageCache(cfg.cache.dir, cfg.cache.enabled), choices)
+        rejection = prescreen(point, constraints_of(cfg)) if multirun else None
+        if rejection is not None:  # infeasible whatever it trains to: never trained
+            metrics = {**rejection.floor, "stage_seconds": time.perf_counter() - started}
+            tags = {PRESCREEN_TAG: rejection.reason[:5000], TAG_FEASIBLE: "false"}
+            with deferred():
+                tracking.finish_design_run(client, run_id, metrics, tags, None, params)
+                finished = True
+            log.info("pre-screened: %s", rejection.reason)
+            return {
+                **metrics,
+                "prescreened": rejection.reason,
+                "prescreen_violations": rejection.violations,
+                "mlflow_run_id": run_id,
+                "mlflow_run_name": name,
+                "mlflow_params": params,
+            }
         result = point.run()
         # Where a design point's time goes: the stages vs. recording (bench/ reads these).
         metrics = {**result.metrics, "stage_seconds": time.perf_counter() - started}
         artifacts = write_artifacts(cfg, result, out_dir / "artifacts", choices, plain)
         metrics["record_seconds"] = time.perf_counter() - started - metrics["stage_seconds"]
         tags = {f"dse.cache.{stage}": use for stage, use in result.cache_use.items()}
+        tags[FIDELITY_TAG] = fidelity = fidelity_of(plugins)
         if result.accumulator_status is not None:  # filterable: exact | truncates | ...
             tags["dse.accumulator"] = result.accumulator_status
         with deferred():  # the run ends FINISHED or, interrupted before, KILLED: never half
@@ -258,7 +279,21 @@ def _run_design_point(cfg: DictConfig) -> dict[str, Any]:
         page = f"{str(uri).rstrip('/')}/#/experiments/{exp_id}/runs/{run_id}"
         print(f"  browse      {tracking.browse_command(uri) or page}")
     # the sweepers record the front from this (dse.tracking.SweepRecorder), not from MLflow
-    return {**metrics, "mlflow_run_id": run_id, "mlflow_run_name": name, "mlflow_params": params}
+    return {
+        **metrics,
+        "fidelity": fidelity,
+        "mlflow_run_id": run_id,
+        "mlflow_run_name": name,
+        "mlflow_params": params,
+    }
+
+
+def fidelity_of(plugins: Plugins) -> str:
+    """``low`` when the training stops its schedule early (its ``fidelity_key`` is set),
+    else ``full``: the front counts full-fidelity points only."""
+    key = plugins.training.fidelity_key
+    stopped = key is not None and getattr(plugins.training, key, None) is not None
+    return LOW if stopped else FULL
 
 
 def _accumulator_label(coding: DictConfig) -> str:

@@ -18,57 +18,9 @@ from pathlib import Path
 
 from dse.api.errors import DseError, require
 from dse.api.interfaces import HardwareModel, HardwareReport, ModelBuilder
-from dse.api.workload import Workload
+from dse.api.workload import DEFAULT_INPUT_RATE, DEFAULT_SPIKE_RATE, Workload, assumed_activity
 from dse.point.guards import check_report
 from dse.registry.discovery import available_plugins, compose_plugin, register_entry_point_plugins
-
-DEFAULT_SPIKE_RATE = 0.1  # an assumption, not a measurement: see docs/HARDWARE.md
-DEFAULT_INPUT_RATE = 1.0  # every pixel of a natural image is nonzero: one spike each
-
-
-def assumed_activity(
-    workload: Workload, spike_rate: float, input_rate: float | None = None
-) -> Workload:
-    """Fill a static workload's activity from an assumed spike rate.
-
-    ``spike_rate`` r: spikes per neuron per inference of every layer that fires (for TTFS
-    the fraction of neurons that fire, at most 1; for rate coding it may reach T).
-    ``input_rate``: spikes per input pixel (default 1.0: TTFS codes each nonzero pixel of
-    a natural image as one spike). Per layer, in order:
-    input_spikes = previous layer's output_spikes (the image's for the first layer),
-    output_spikes = r x neurons if the layer fires else 0,
-    synops = input_spikes x fan_out (0 for pooling, which has no synapses),
-    time_steps = T.
-    """
-    max_rate = 1.0 if workload.coding.startswith("ttfs") else float(workload.time_window)
-    require(
-        0 <= spike_rate <= max_rate,
-        "spike_rate",
-        f"must be in [0, {max_rate:g}] for coding {workload.coding!r}",
-        spike_rate,
-    )
-    in_rate = DEFAULT_INPUT_RATE if input_rate is None else input_rate
-    require(0 <= in_rate <= max_rate, "input_rate", f"must be in [0, {max_rate:g}]", in_rate)
-    layers = []
-    spikes = in_rate * (workload.layers[0].input_neurons if workload.layers else 0)
-    for layer in workload.layers:
-        out = spike_rate * layer.neurons if layer.fires else 0.0
-        synops = 0.0 if layer.kind == "pool" else spikes * layer.fan_out
-        layers.append(
-            dataclasses.replace(
-                layer,
-                input_spikes=spikes,
-                output_spikes=out,
-                synops=synops,
-                time_steps=float(workload.time_window),
-            )
-        )
-        spikes = out
-    return dataclasses.replace(
-        workload,
-        layers=tuple(layers),
-        source=f"assumed spike rate {spike_rate:g}, input rate {in_rate:g}",
-    )
 
 
 def model_workload(

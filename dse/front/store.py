@@ -20,6 +20,7 @@ import numpy as np
 from dse.api.errors import ConfigError, require
 from dse.api.interfaces import PLUGIN_GROUPS
 from dse.front.browse import describe_parent
+from dse.front.fidelity import FIDELITY_TAG, LOW
 from dse.front.pareto import default_reference, hypervolume, pareto_mask
 from dse.front.render import (
     FrontSummary,
@@ -239,6 +240,8 @@ class SweepFront:
             m = run.data.metrics
             if run.info.status != "FINISHED" or any(k not in m for k in self._metrics):
                 continue
+            if run.data.tags.get(FIDELITY_TAG) == LOW:  # the front holds full fidelity only
+                continue
             held = run.data.tags  # the front tags MLflow has: record() rewrites only changes
             written = {k: held[k] for k in (TAG_FEASIBLE, TAG_PARETO) if k in held}
             self._add_point(_trial_point(run, self.constraints), written, elsewhere)
@@ -268,7 +271,8 @@ class SweepFront:
     ) -> None:
         """Count a finished child run from what its job returned (its metrics) and the
         job's config (``params``, as the run's flattened params): nothing is read back from
-        MLflow. A result without every objective metric is counted, not a point. ``tags``
+        MLflow. A result without every objective metric, or of a low-fidelity design point
+        (``fidelity`` = ``low``: :mod:`dse.front.fidelity`), is counted, not a point. ``tags``
         as in :meth:`add`."""
         if tags:
             self._pending.setdefault(run_id, {}).update(tags)
@@ -280,8 +284,8 @@ class SweepFront:
             for k, v in metrics.items()
             if isinstance(v, (int, float)) and not isinstance(v, bool)
         }
-        if any(k not in values for k in self._metrics):
-            return
+        if any(k not in values for k in self._metrics) or metrics.get("fidelity") == LOW:
+            return  # counted, not a point: no objective, or trained at low fidelity only
         try:
             feasible = all(c.satisfied(values) for c in self.constraints)
         except ConfigError:  # a constraint metric is missing: infeasible

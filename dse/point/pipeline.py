@@ -435,9 +435,11 @@ class DesignPoint:
         with torch.random.fork_rng(devices=[]):
             return method.untrained(arch, self.plugins.quantizer, self.plugins.coding)
 
-    def _workload(self, arch: Architecture, sim: SimulationResult) -> Workload:
+    def static_workload(self, arch: Architecture) -> Workload:
+        """The design's workload without activity: what the hardware model prices before
+        anything is trained (a sweep's pre-screen) and what simulation fills in."""
         coding, quantizer = self.plugins.coding, self.plugins.quantizer
-        static = static_workload(
+        return static_workload(
             arch,
             weight_bits=quantizer.storage_bits,
             weight_format=quantizer.format,
@@ -445,6 +447,10 @@ class DesignPoint:
             time_window=int(coding.time_window),
             accumulator_bits=int(coding.accumulator_bits),
         )
+
+    def _workload(self, arch: Architecture, sim: SimulationResult) -> Workload:
+        coding = self.plugins.coding
+        static = self.static_workload(arch)
         if len(sim.activity) != len(static.layers):
             raise PluginError(
                 f"{type(coding).__name__}.simulate returned activity for {len(sim.activity)} "

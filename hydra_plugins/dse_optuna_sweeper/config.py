@@ -87,6 +87,17 @@ SAMPLERS = {
 
 
 @dataclass
+class FidelityConf:
+    """Multi-fidelity search (dse.front.fidelity): every trial first runs with ``key`` =
+    ``low`` (e.g. key training.stop_epoch, low 1: CAT's first epoch); those among the best
+    1/``eta`` of all low-fidelity results so far resume to full fidelity, the rest stop."""
+
+    key: Any = None  # None: every trial at full fidelity
+    low: int = 1
+    eta: float = 3.0
+
+
+@dataclass
 class DseOptunaSweeperConf:
     """``hydra.sweeper`` keys of :class:`DseOptunaSweeper` (its constructor's arguments)."""
 
@@ -105,6 +116,7 @@ class DseOptunaSweeperConf:
     study_name: str = "dse"
     load_if_exists: bool = True  # resume a study of the same name; False: refuse to
     max_failure_rate: float = 0.5  # stop once failed trials exceed this share of n_trials
+    fidelity: FidelityConf = field(default_factory=lambda: FidelityConf())
 
 
 def register() -> None:

@@ -10,13 +10,20 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 from hydra.core.utils import JobReturn, JobStatus
 from hydra.plugins.sweeper import Sweeper
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf
 
 from dse.api.errors import ConfigError, DseError, require
-from dse.front.browse import annotate_study, enqueue_reference, record_constraints
+from dse.front.browse import (
+    DASHBOARD_CONSTRAINTS_ATTR,
+    annotate_study,
+    enqueue_reference,
+    record_constraints,
+)
+from dse.front.fidelity import FIDELITY_TAG, LOW, Fidelity, promoted
 from dse.front.render import FrontSummary
 from dse.front.search import Constraint, Objective
 from dse.runtime.locks import study_lock
@@ -38,6 +45,8 @@ log = logging.getLogger(__name__)
 
 DEFAULT_OBJECTIVES = (Objective("snn_accuracy", "maximize"), Objective("energy_uj", "minimize"))
 TAG_STATE = "optuna.trial_state"
+# a trial's objective values at low fidelity, then its total constraint violation there
+LOW_VALUES_ATTR = "low_fidelity_values"
 # Seconds between records of the front while a sweep goes on (tags, hypervolume history:
 # a step per trial whatever the interval), and between redraws of its plots: progress to
 # watch in long sweeps, a negligible share of the time in fast ones, where a record after
@@ -87,6 +96,7 @@ class DseOptunaSweeper(Sweeper):
         study_name: str = "dse",
         load_if_exists: bool = True,
         max_failure_rate: float = 0.5,
+        fidelity: Mapping[str, Any] | None = None,
     ) -> None:
         self.sampler_config = sampler
         self.params = dict(params or {})
@@ -96,6 +106,8 @@ class DseOptunaSweeper(Sweeper):
         self.study_name = study_name
         self.load_if_exists = load_if_exists
         self.max_failure_rate = max_failure_rate
+        self.fidelity_config = fidelity
+        self.fidelity: Fidelity | None = None  # made in _check_settings
         self.config: DictConfig | None = None
         self.hydra_context: HydraContext | None = None
         self.launcher: Any = None
@@ -122,6 +134,11 @@ class DseOptunaSweeper(Sweeper):
         require(
             bool(self.study_name), "hydra.sweeper.study_name", "must not be empty", self.study_name
         )
+        node = self.fidelity_config
+        if isinstance(node, DictConfig):
+            node = OmegaConf.to_container(node, resolve=True)
+        if node and node.get("key") is not None:
+            self.fidelity = Fidelity(str(node["key"]), int(node["low"]), float(node["eta"]))
 
     def setup(
         self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig
@@ -357,14 +374,29 @@ class DseOptunaSweeper(Sweeper):
                 ]
                 for t in batch
             ]
-            if done == 0:  # a full compose per trial: the first batch proves the space composes
-                self.validate_batch_is_legal(overrides)
-            with cancelled_if_interrupted(self.launcher):  # submitit: jobs die with the sweep
-                returns = self.launcher.launch(overrides, initial_job_idx=self.job_idx)
-            self.job_idx += len(batch)
-            for trial, ret in zip(batch, returns, strict=True):
-                error, metrics = _outcome(ret, objectives)
+            if self.fidelity is not None:  # every design point first at low fidelity
+                low = [[*o, self.fidelity.low_override()] for o in overrides]
+                if done == 0:
+                    self.validate_batch_is_legal(low)
+                pairs = self._promote(
+                    study, batch, overrides, self._launch(low), objectives, constraints
+                )
+            else:
+                if done == 0:  # a full compose per trial: the first batch proves it composes
+                    self.validate_batch_is_legal(overrides)
+                pairs = list(zip(batch, self._launch(overrides), strict=True))
+            for trial, ret in pairs:
                 params = " ".join(f"{k}={format_value(v)}" for k, v in trial.params.items())
+                screened = _prescreened(ret)
+                if screened is not None:  # infeasible before training: never trained
+                    reason, violations = screened
+                    record_screened(trial, constraints, violations)
+                    study.tell(trial, state=TrialState.PRUNED)
+                    self._pending.remove(trial)
+                    recorder.add(ret, trial=trial.number, tags={TAG_STATE: "PRUNED"})
+                    log.info("[trial %d] %s -> pre-screened: %s", trial.number, params, reason)
+                    continue
+                error, metrics = _outcome(ret, objectives)
                 if error is None:
                     assert metrics is not None
                     record_constraints(trial, constraints, metrics)  # the dashboard's form too
@@ -421,6 +453,67 @@ class DseOptunaSweeper(Sweeper):
         summary = self._finish_front(study, todo.uid)
         self._report(study, todo.uid, summary, recorder)
         return summary, "finished"
+
+    def _launch(self, overrides: list[list[str]]) -> Sequence[JobReturn]:
+        with cancelled_if_interrupted(self.launcher):  # submitit: jobs die with the sweep
+            returns = self.launcher.launch(overrides, initial_job_idx=self.job_idx)
+        self.job_idx += len(overrides)
+        return returns
+
+    def _promote(
+        self,
+        study: optuna.Study,
+        batch: list[optuna.Trial],
+        overrides: list[list[str]],
+        low: Sequence[JobReturn],
+        objectives: list[Objective],
+        constraints: list[Constraint],
+    ) -> list[tuple[optuna.Trial, JobReturn]]:
+        """Settle a batch's low-fidelity results: each point ranked against every
+        low-fidelity result of the study (its rung, other workers' included) is promoted
+        when among the best 1/eta (:mod:`dse.front.fidelity`) and resumed at full fidelity
+        in one more launch, else told PRUNED (Optuna's TPE counts pruned trials among its
+        bad observations; NSGA-II and random sampling ignore them). Returns the (trial,
+        result) pairs the loop still tells: full-fidelity results, failures, pre-screened."""
+        from optuna.trial import TrialState
+
+        assert self.fidelity is not None and self._recorder is not None
+        directions = [o.direction for o in objectives]
+        pairs, promote = [], []
+        for trial, ret, job in zip(batch, low, overrides, strict=True):
+            error, metrics = _outcome(ret, objectives)
+            if error is not None or _prescreened(ret) is not None:
+                pairs.append((trial, ret))
+                continue
+            assert metrics is not None
+            values = [float(metrics[o.metric]) for o in objectives]
+            # constraint domination: a point that breaks a bound at low fidelity ranks last
+            violation = sum(max(0.0, c.violation(metrics)) for c in constraints)
+            trial.set_user_attr(LOW_VALUES_ATTR, [*values, violation])
+            rung = [t.user_attrs[LOW_VALUES_ATTR] for t in _rung(study, trial.number)]
+            table = np.array([*rung, [*values, violation]], dtype=float)
+            up = promoted(
+                len(rung), table[:, :-1], directions, self.fidelity.eta, violations=table[:, -1]
+            )
+            shown = " ".join(f"{o.metric}={v:.4g}" for o, v in zip(objectives, values, strict=True))
+            log.info(
+                "[trial %d] low fidelity (%s) -> %s: %s",
+                trial.number,
+                self.fidelity.low_override(),
+                shown,
+                "promoted" if up else "pruned",
+            )
+            state = "PROMOTED" if up else "PRUNED"  # the low run's; the trial's own follows
+            self._recorder.add(ret, trial=trial.number, tags={TAG_STATE: state})
+            if up:
+                promote.append((trial, job))
+            else:
+                study.tell(trial, state=TrialState.PRUNED)
+                self._pending.remove(trial)
+        if promote:  # resumed from the cached low-fidelity network: the rest of the epochs
+            full = self._launch([job for _, job in promote])
+            pairs += [(t, r) for (t, _), r in zip(promote, full, strict=True)]
+        return pairs
 
     # ------------------------------------------------------------------ several workers
 
@@ -485,6 +578,8 @@ class DseOptunaSweeper(Sweeper):
         if check is None:
             return
         overrides = [*fixed, *(f"{k}={format_value(_first(d))}" for k, d in space.items())]
+        if self.fidelity is not None:  # the low fidelity must compose and check too
+            overrides.append(self.fidelity.low_override())
         try:
             job = self.hydra_context.config_loader.load_sweep_config(self.config, overrides)
         except Exception as err:  # composition errors: Hydra's message, one line
@@ -557,6 +652,8 @@ class DseOptunaSweeper(Sweeper):
         for run in self._child_runs([number]):
             m = run.data.metrics
             needed = [o.metric for o in objectives] + [c.metric for c in constraints]
+            if run.data.tags.get(FIDELITY_TAG) == LOW:  # not the trial's result: its first step
+                continue
             if run.info.status == "FINISHED" and all(k in m for k in needed):
                 return dict(m), run.info.run_id
         return None
@@ -716,6 +813,34 @@ def _outcome(ret: JobReturn, objectives: Sequence[Objective]) -> tuple[str | Non
         if not isinstance(v, (int, float)) or not math.isfinite(float(v)):
             return f"objective {o.metric} is {v!r}, not a finite number", None
     return None, dict(value)
+
+
+def _prescreened(ret: JobReturn) -> tuple[str, dict[str, float]] | None:
+    """(reason, violations) of a job the design point pre-screened (dse.point.prescreen)."""
+    if ret.status != JobStatus.COMPLETED:
+        return None
+    value = ret.return_value
+    if isinstance(value, DictConfig):
+        value = OmegaConf.to_container(value, resolve=True)
+    if not isinstance(value, Mapping) or not value.get("prescreened"):
+        return None
+    return str(value["prescreened"]), dict(value.get("prescreen_violations") or {})
+
+
+def record_screened(
+    trial: optuna.Trial, constraints: Sequence[Constraint], violations: Mapping[str, float]
+) -> None:
+    """A pre-screened trial's violations in the list Optuna's samplers and optuna-dashboard
+    read: the broken bounds by their margin, the others (never measured) as met."""
+    values = [float(violations.get(str(c), 0.0)) for c in constraints]
+    trial.storage.set_trial_system_attr(trial._trial_id, DASHBOARD_CONSTRAINTS_ATTR, values)
+    trial.set_user_attr("feasible", False)
+
+
+def _rung(study: optuna.Study, number: int) -> list[optuna.trial.FrozenTrial]:
+    """The study's other trials that have a low-fidelity result (any worker's)."""
+    trials = study.get_trials(deepcopy=False)
+    return [t for t in trials if t.number != number and LOW_VALUES_ATTR in t.user_attrs]
 
 
 def _parse_space(lines: list[str], loader: Any) -> tuple[dict[str, Any], list[str]]:
