@@ -23,11 +23,11 @@ from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
 from dse.api.architecture import MaxPool2d
+from dse.api.data import to_float
 from dse.builtin.codings import RateCoding
 from dse.builtin.datasets.idx import FashionMNIST
 from dse.builtin.quantizers import LogQuantizer
 from dse.builtin.training import ConversionAwareTraining
-from dse.api.data import to_float
 from dse.registry.discovery import CONF_DIR
 
 

@@ -74,7 +74,13 @@ class SeedPerTrial(BaseSampler):
     ) -> None:
         # Any instance will do: they differ only in their random stream, and after_trial
         # stores what the trial produced (constraints), not random draws.
-        self._current.after_trial(study, trial, state, values)
+        try:
+            self._current.after_trial(study, trial, state, values)
+        except RuntimeError as err:
+            # BruteForceSampler ends with study.stop() once every point ran, which Optuna
+            # allows only inside study.optimize: with ask/tell the sweep's n_trials stops it
+            if "Study.stop" not in str(err):
+                raise
 
     def reseed_rng(self) -> None:
         self._current.reseed_rng()
