@@ -248,6 +248,10 @@ class TrainingMethod(ABC):
     # longest cached prefix of the same schedule, so promoting a design point to full
     # fidelity trains only the epochs it lacks.
     fidelity_key: ClassVar[str | None] = None
+    # "nearest": the orchestrator passes as ``init`` the closest network of the stage
+    # cache that differs only in ``depends_on`` groups (a conversion-aware one), pinned in
+    # the training's cache key; "none": ``init`` is the pretraining's result, as usual.
+    warm_start: str = "none"
 
     def pretraining(self) -> TrainingMethod | None:
         """A training whose result ``fit`` starts from (e.g. the standard ReLU network that

@@ -155,6 +155,15 @@ class StageCache:
                 )
             yield
 
+    def keys(self, stage: str) -> list[str]:
+        """The keys stored under ``stage`` (in-flight writes excluded), sorted."""
+        folder = self.root / stage
+        if not self.enabled or not folder.is_dir():
+            return []
+        return sorted(
+            p.name for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")
+        )
+
     def remove(self, stage: str, key: str) -> None:
         """Forget one entry (a reader found its content unusable)."""
         self._path(stage, key).unlink(missing_ok=True)

@@ -193,6 +193,7 @@ class DesignPoint:
         self.cache = cache
         # config names of the chosen plugins (e.g. coding -> "ttfs_log"), for the workload
         self.choices = choices or {}
+        self._warm_from: str | None = None  # warm_source(), once per design point
         # the first weights the quantizer sees (training or conversion) are spot-checked
         guard_quantizer(plugins.quantizer, self._name("quantizer"))
 
@@ -203,7 +204,8 @@ class DesignPoint:
     # ----------------------------------------------------------------- cache keys
     def training_key(self, stop: int | None = None) -> str:
         """The training stage's key; ``stop``: that of the same schedule stopped after
-        ``stop`` epochs (a method with a ``fidelity_key``)."""
+        ``stop`` epochs (a method with a ``fidelity_key``). A warm-started training's key
+        holds the key of the network it starts from."""
         groups = ("dataset", "model", "training", *self.plugins.training.depends_on)
         config = {g: _container(self.cfg[g]) for g in groups}
         fidelity = self.plugins.training.fidelity_key
@@ -218,8 +220,82 @@ class DesignPoint:
                 "config": config,
                 "code": {g: cache_mod.code_fingerprint(getattr(self.plugins, g)) for g in groups},
                 "core": cache_mod.core_fingerprint(),  # the dse modules stages run
+                **({"warm_from": self.warm_source()} if self._warm else {}),
             }
         )
+
+    # ----------------------------------------------------------------- warm starts
+    @property
+    def _warm(self) -> bool:
+        return getattr(self.plugins.training, "warm_start", "none") == "nearest"
+
+    def _family(self) -> str:
+        """What a warm start may differ in: only the groups the training depends on
+        (quantizer and coding settings), never the data, network, recipe or seed."""
+        training = self.plugins.training
+        recipe = _container(self.cfg.training)
+        for key in (training.fidelity_key, "warm_start"):
+            recipe.pop(key, None)
+        groups = ("dataset", "model", "training", *training.depends_on)
+        return cache_mod.stable_hash(
+            {
+                "seed": self.cfg.seed,
+                "config": {
+                    "dataset": _container(self.cfg.dataset),
+                    "model": _container(self.cfg.model),
+                    "training": recipe,
+                },
+                "code": {g: cache_mod.code_fingerprint(getattr(self.plugins, g)) for g in groups},
+                "core": cache_mod.core_fingerprint(),
+            }
+        )
+
+    def _coords(self) -> dict[str, Any]:
+        return {g: _container(self.cfg[g]) for g in self.plugins.training.depends_on}
+
+    def warm_source(self) -> str:
+        """The training key of the network a warm start begins from (``cold``: none yet).
+        The first choice of a design point is pinned in the cache, so its key, and the
+        network under it, never change with what is trained later."""
+        if self._warm_from is None:
+            base = cache_mod.stable_hash({"family": self._family(), "coords": self._coords()})
+            pinned = self.cache.get("warm", base)
+            self._warm_from = pinned.decode() if pinned is not None else self._nearest()
+        return self._warm_from
+
+    def _nearest(self) -> str:
+        """The closest fully trained network of this family: fewest differing keys of
+        the groups the training depends on, then the smallest sum of absolute differences
+        of the numeric ones (e.g. bits 4 -> 5 and T 4 -> 5 is (2 keys, 2)); ties: the
+        smaller key. ``cold`` when the family has none."""
+        index, own = f"index/{self._family()}", _flatten(self._coords())
+        best: tuple[tuple[int, float, str], str] | None = None
+        for key in self.cache.keys(index):
+            raw = self.cache.get(index, key)
+            if raw is None:
+                continue
+            other = _flatten(json.loads(raw))
+            differ = [k for k in own.keys() | other.keys() if own.get(k) != other.get(k)]
+            if not differ:
+                continue
+            spread = sum(
+                abs(float(own[k]) - float(other[k]))
+                for k in differ
+                if isinstance(own.get(k), (int, float)) and isinstance(other.get(k), (int, float))
+            )
+            rank = (len(differ), spread, key)
+            if best is None or rank < best[0]:
+                best = (rank, key)
+        return "cold" if best is None else best[1]
+
+    def _note_trained(self, key: str, network: TrainedNetwork) -> None:
+        """Index a finished training for later warm starts, and pin this point's source."""
+        if not self.cache.enabled or network.resume_state is not None:
+            return
+        self.cache.put(f"index/{self._family()}", key, json.dumps(self._coords()).encode())
+        if self._warm:
+            base = cache_mod.stable_hash({"family": self._family(), "coords": self._coords()})
+            self.cache.put("warm", base, self.warm_source().encode())
 
     def simulation_key(self) -> str:
         groups = ("quantizer", "coding")
@@ -325,8 +401,16 @@ class DesignPoint:
                 pre_key = self.pretraining_key(pretraining)
                 init, use["pretraining"] = self._pretrained(pretraining, pre_key, data, arch)
             resume = self._longest_prefix(arch) if stage == "training" else None
+            if resume is None and self._warm and self.warm_source() != "cold":
+                warm = self._load_network("training", self.warm_source(), training, arch)
+                if warm is not None:  # a conversion-aware network: CAT starts from it as is
+                    log.info("train: warm start from %s", self.warm_source()[:12])
+                    init = warm
+                    use["warm_start"] = "hit"
             ann = self._fit(training, data, arch, init, resume)
             self._store_network(stage, key, ann, training)
+            if stage == "training":
+                self._note_trained(key, ann)
             # resumed: the cache held the first epochs, only the rest were trained
             use["training"] = self._miss if resume is None else "resumed"
             return ann, use
@@ -467,6 +551,16 @@ class DesignPoint:
             for layer, a in zip(static.layers, sim.activity, strict=True)
         )
         return dataclasses.replace(static, layers=layers)
+
+
+def _flatten(node: Any, prefix: str = "") -> dict[str, Any]:
+    """{"quantizer": {"bits": 4}} -> {"quantizer.bits": 4}."""
+    if not isinstance(node, dict):
+        return {prefix: node}
+    out: dict[str, Any] = {}
+    for key, value in node.items():
+        out.update(_flatten(value, f"{prefix}.{key}" if prefix else str(key)))
+    return out
 
 
 def _schedule(cfg: DictConfig) -> int | None:

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
 _INITS = ("scratch", "standard")
 _BN_STATISTICS = ("batch", "running")
+_WARM_STARTS = ("none", "nearest")
 
 
 class ConversionAwareTraining(OptimizationSettings, TrainingMethod):
@@ -43,6 +44,10 @@ class ConversionAwareTraining(OptimizationSettings, TrainingMethod):
     weights the SNN receives; ``batch`` folds this batch's statistics (Jacob et al. 2018).
     ``distill`` > 0 adds knowledge distillation from the pretrained float network.
 
+    ``warm_start=nearest``: start from the nearest conversion-aware network already in the
+    stage cache for the same data, network and recipe (other bits or time window; the
+    orchestrator picks it and records it in the cache key), not from the ReLU network.
+
     ``stop_epoch`` = k < ``epochs``: a low-fidelity design point, the first k epochs of the
     ``epochs``-long schedule; resumed later (``fit(resume=...)``), it becomes exactly the
     network of an uninterrupted run.
@@ -68,6 +73,7 @@ class ConversionAwareTraining(OptimizationSettings, TrainingMethod):
         bn_statistics: str = "batch",
         distill: float = 0.0,
         stop_epoch: int | None = None,
+        warm_start: str = "none",
         pretrain_epochs: int | None = None,
     ) -> None:
         if pretrain_epochs is not None:  # removed: the pretraining has a recipe of its own
@@ -113,6 +119,19 @@ class ConversionAwareTraining(OptimizationSettings, TrainingMethod):
             f"must be null (the whole schedule) or in [1, training.epochs={epochs}]",
             stop_epoch,
         )
+        require(
+            warm_start in _WARM_STARTS,
+            "training.warm_start",
+            f"must be one of {_WARM_STARTS}",
+            warm_start,
+        )
+        require(
+            warm_start == "none" or distill == 0,
+            "training.warm_start",
+            "must be none with distill > 0 (the teacher is the pretrained float network)",
+            warm_start,
+        )
+        self.warm_start = warm_start
         # the whole schedule, however written: one cache key for one network
         self.stop_epoch = None if stop_epoch in (None, epochs) else int(stop_epoch)
         self.init = init
@@ -167,6 +186,9 @@ class ConversionAwareTraining(OptimizationSettings, TrainingMethod):
                     raise ConfigError("CAT: the network to resume finished its schedule")
                 module.load_state_dict(resume.module.state_dict())
                 info.update(resume.info)
+            elif init is not None and init.conversion_aware:  # a warm start: CAT's own
+                module.load_state_dict(init.module.state_dict())
+                info["init"] = "warm"
             elif init is not None:
                 module.load_state_dict(init.module.state_dict())
                 scales = firing_scales(
