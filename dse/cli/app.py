@@ -84,7 +84,7 @@ SPLIT_METRICS = (
     "cycles",
 )
 ACCUMULATOR_METRICS = ("truncated_products", "saturated_neurons")  # codings with a fixed point
-RUN_METRICS = ("area_mm2", "calibration", "stage_seconds", "record_seconds")
+RUN_METRICS = ("area_mm2", "calibration", "stage_seconds", "stage_cpu_seconds", "record_seconds")
 # Also returned, per layer and not searchable by name in advance: membrane_reads_<layer>.
 
 
@@ -214,12 +214,18 @@ def _run_design_point(cfg: DictConfig) -> dict[str, Any]:
         run_id = tracking.start_design_run(client, exp_id, cfg, choices, name, parent, False)
     finished = False
     try:
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         set_torch_threads(cfg.threads, hydra_cfg)
         point = DesignPoint(cfg, plugins, StageCache(cfg.cache.dir, cfg.cache.enabled), choices)
-        rejection = prescreen(point, constraints_of(cfg)) if multirun else None
+        rejection = (
+            prescreen(point, constraints_of(cfg)) if multirun and cfg.search.prescreen else None
+        )
         if rejection is not None:  # infeasible whatever it trains to: never trained
-            metrics = {**rejection.floor, "stage_seconds": time.perf_counter() - started}
+            metrics = {
+                **rejection.floor,
+                "stage_seconds": time.perf_counter() - started,
+                "stage_cpu_seconds": time.process_time() - cpu_started,
+            }
             tags = {PRESCREEN_TAG: rejection.reason[:5000], TAG_FEASIBLE: "false"}
             with deferred():
                 tracking.finish_design_run(client, run_id, metrics, tags, None, params)
@@ -235,7 +241,12 @@ def _run_design_point(cfg: DictConfig) -> dict[str, Any]:
             }
         result = point.run()
         # Where a design point's time goes: the stages vs. recording (bench/ reads these).
-        metrics = {**result.metrics, "stage_seconds": time.perf_counter() - started}
+        metrics = {
+            **result.metrics,
+            "stage_seconds": time.perf_counter() - started,
+            # CPU time of every thread of this process: what a busy machine cannot inflate
+            "stage_cpu_seconds": time.process_time() - cpu_started,
+        }
         artifacts = write_artifacts(cfg, result, out_dir / "artifacts", choices, plain)
         metrics["record_seconds"] = time.perf_counter() - started - metrics["stage_seconds"]
         tags = {f"dse.cache.{stage}": use for stage, use in result.cache_use.items()}

@@ -67,6 +67,7 @@ class SearchConfig:
     objectives: list[ObjectiveConfig] = field(default_factory=list)
     constraints: list[str] = field(default_factory=list)
     reference: ReferenceDesignConfig | None = None
+    prescreen: bool = True  # sweeps: decide hardware bounds at the floor price, before training
 
 
 @dataclass
