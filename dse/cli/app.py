@@ -36,6 +36,7 @@ from dse.point import report
 from dse.point.cache import StageCache
 from dse.point.pipeline import DesignPoint, Plugins, build_plugins
 from dse.point.prescreen import PRESCREEN_TAG, prescreen
+from dse.registry.changes import changed_groups, config_changes, override_text
 from dse.registry.discovery import (
     CONF_DIR,
     available_plugins,
@@ -51,17 +52,28 @@ log = logging.getLogger("dse")
 _YAML_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # libyaml's: 20x OmegaConf.save
 
 
-def run_name(cfg: DictConfig, choices: dict[str, str]) -> str:
+def run_name(
+    cfg: DictConfig, choices: dict[str, str], changes: dict[str, str | None] | None = None
+) -> str:
     """``tracking.run_name``, else in a sweep ``t57 T2 3b 74PE`` (trial or job number, then
-    the job's settings), alone the full chain (dse.front.browse.design_run_name)."""
+    the job's settings), alone the full chain with the model first, ``*`` on a plugin whose
+    keys differ from its named config and the model's changed keys
+    (``changes``: :func:`dse.registry.changes.config_changes`; see
+    dse.front.browse.design_run_name)."""
     from dse.front.browse import design_run_name
 
     if cfg.tracking.run_name:
         return str(cfg.tracking.run_name)
     hydra_cfg = HydraConfig.get() if HydraConfig.initialized() else None
     if hydra_cfg is None or hydra_cfg.mode != RunMode.MULTIRUN:
-        return design_run_name(cfg, choices)
+        return design_run_name(cfg, starred(choices, changes or {}), changed=changes)
     return design_run_name(cfg, choices, list(hydra_cfg.overrides.task), hydra_cfg.job.num)
+
+
+def starred(choices: dict[str, str], changes: dict[str, str | None]) -> dict[str, str]:
+    """``fashion_cnn*``: a plugin whose keys differ from its named config is not that config."""
+    marked = changed_groups(changes)
+    return {g: f"{c}*" if g in marked else c for g, c in choices.items()}
 
 
 # What a design point returns (dse.point.pipeline.DesignPointResult.metrics plus timings): the
@@ -206,7 +218,11 @@ def _run_design_point(cfg: DictConfig) -> dict[str, Any]:
         raise stop(err, "the design point stopped before it started; nothing recorded") from None
 
     parent = tracking.read_parent_run_id(hydra_cfg.sweep.dir) if multirun else None
-    name = run_name(cfg, choices)
+    # alone, what differs from the named configs is said (a sweep's names carry its settings)
+    changes = (
+        {} if multirun else config_changes(cfg, hydra_cfg.runtime.choices, hydra_cfg.searchpath)
+    )
+    name = run_name(cfg, choices, changes)
     plain = tracking.plain_config(cfg)  # once: the run's params, config.yaml, the sweeper's
     params = tracking.run_params(plain)
     with deferred():  # a signal while the run is created waits until its id is known
@@ -277,15 +293,17 @@ def _run_design_point(cfg: DictConfig) -> dict[str, Any]:
             ", ".join(f"{stage} {use}" for stage, use in result.cache_use.items()),
         )
     else:
+        names = starred(choices, changes)
         labels = {
-            **choices,
-            "training": f"{choices['training']} ({cfg.training.get('epochs', '?')} epochs)",
-            "quantizer": f"{choices['quantizer']} {cfg.quantizer.get('bits', '?')}-bit",
-            "coding": f"{choices['coding']} T={cfg.coding.get('time_window', '?')}"
+            **names,
+            "training": f"{names['training']} ({cfg.training.get('epochs', '?')} epochs)",
+            "quantizer": f"{names['quantizer']} {cfg.quantizer.get('bits', '?')}-bit",
+            "coding": f"{names['coding']} T={cfg.coding.get('time_window', '?')}"
             + _accumulator_label(cfg.coding),
-            "hardware": f"{choices['hardware']} ({cfg.hardware.get('num_pes', '?')} PEs)",
+            "hardware": f"{names['hardware']} ({cfg.hardware.get('num_pes', '?')} PEs)",
         }
-        print(report.summary(labels, metrics, result.cache_use, where))
+        changed = [override_text(k, v) for k, v in changes.items()]
+        print(report.summary(labels, metrics, result.cache_use, where, changed))
         # a server is its own UI: the run's page; a local store: the command that serves it
         page = f"{str(uri).rstrip('/')}/#/experiments/{exp_id}/runs/{run_id}"
         print(f"  browse      {tracking.browse_command(uri) or page}")

@@ -3,9 +3,12 @@
 The activity comes from an assumed spike rate (:func:`assumed_activity`) or from a saved
 workload file (``Workload.save`` JSON, e.g. written by a design point). Models and
 hardware models are plugins found as ``dse`` finds them (built-ins, ``--config-dir``
-folders, entry points), composed by Hydra and validated exactly as in a design point, so
-``--set num_pes=64`` or ``--set technology=45nm`` behave like ``hardware.num_pes=64`` and
-``hardware/technology=45nm`` on the ``dse`` command line.
+folders, entry points), composed by Hydra and validated exactly as in a design point, and
+chosen with ``dse``'s grammar: ``dse-estimate model=vgg16 hardware=ann_accelerator
+hardware.num_pes=64 hardware/technology=45nm model.width_multiplier=0.5``
+(:func:`parse_overrides`). The flags of earlier versions stay as aliases: ``--model X`` is
+``model=X``, ``--hardware X`` is ``hardware=X``, ``--set num_pes=64`` is
+``hardware.num_pes=64`` and ``--set technology=45nm`` is ``hardware/technology=45nm``.
 """
 
 from __future__ import annotations
@@ -13,10 +16,13 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import re
 import sys
+from collections.abc import Sequence
 from pathlib import Path
+from typing import NoReturn
 
-from dse.api.errors import DseError, require
+from dse.api.errors import ConfigError, DseError, require
 from dse.api.interfaces import HardwareModel, HardwareReport, ModelBuilder
 from dse.api.workload import DEFAULT_INPUT_RATE, DEFAULT_SPIKE_RATE, Workload, assumed_activity
 from dse.point.guards import check_report
@@ -64,21 +70,111 @@ def load_hardware(
 
 
 def _hardware_overrides(overrides: list[str] | None) -> list[str]:
-    out = []
-    for item in overrides or []:
-        require("=" in item, "--set", "must be key=value", item)
-        key, value = item.split("=", 1)
-        key = key.removeprefix("hardware.")
-        if key.startswith("model."):
-            continue  # the model's, not the hardware's
-        out.append(
-            f"hardware/technology={value}" if key == "technology" else f"hardware.{key}={value}"
-        )
-    return out
+    out = [_from_set(item) for item in overrides or []]
+    return [item for item in out if not item.startswith("model.")]  # those are the model's
 
 
-def _model_overrides(overrides: list[str]) -> list[str]:
-    return [item for item in overrides if item.startswith("model.")]
+def _from_set(item: str) -> str:
+    """A ``--set`` item (the earlier form) as the override ``dse`` takes: ``num_pes=64`` ->
+    ``hardware.num_pes=64``, ``technology=45nm`` -> ``hardware/technology=45nm``."""
+    require("=" in item, "--set", "must be key=value", item)
+    key, value = item.split("=", 1)
+    if key.startswith(("model.", "hardware/")):
+        return item
+    key = key.removeprefix("hardware.")
+    return f"hardware/technology={value}" if key == "technology" else f"hardware.{key}={value}"
+
+
+@dataclasses.dataclass(frozen=True)
+class Selection:
+    """What the overrides choose: the model, the hardware to price, the keys of each."""
+
+    model: str = "vgg16"
+    hardware: str = "ttfs_processor"  # a name, names joined by commas, or all
+    model_overrides: tuple[str, ...] = ()
+    hardware_overrides: tuple[str, ...] = ()
+
+
+# What dse takes from plugins dse-estimate does not build (it trains nothing, so no
+# dataset, quantizer or coding runs): the flags that state those facts of the workload.
+_AS_FLAGS = {
+    "dataset": "--input-size, --channels and --num-classes",
+    "quantizer": "--weight-format",
+    "quantizer.bits": "--weight-bits",
+    "coding": "--coding",
+    "coding.time_window": "--time-window",
+    "coding.accumulator_bits": "--accumulator-bits",
+}
+
+
+def parse_overrides(overrides: Sequence[str]) -> Selection:
+    """``group=option`` and ``key=value`` overrides as ``dse`` reads them, for the two
+    plugins dse-estimate builds: ``model=vgg16``, ``hardware=ann_accelerator`` (or several
+    joined by commas, the first the reference, or ``all``), ``model.<key>=...``,
+    ``hardware.<key>=...``, ``hardware/technology=45nm`` (``+``/``~`` as in Hydra).
+    Anything else is refused in one line naming what to write instead."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.core.override_parser.types import OverrideType
+    from hydra.errors import OverrideParseException
+
+    parser = OverridesParser.create()
+    chosen: dict[str, str] = {}
+    keys: dict[str, list[str]] = {"model": [], "hardware": []}
+    for line in overrides:
+        try:
+            (override,) = parser.parse_overrides([line])
+        except OverrideParseException as err:
+            reason = str(err).strip().splitlines()[0]
+            raise ConfigError(
+                f"{line!r} is not an override: write group=option or key=value ({reason})"
+            ) from None
+        key = override.key_or_group
+        group = re.split(r"[./]", key, maxsplit=1)[0]
+        if group not in keys:
+            hint = _AS_FLAGS.get(key) or _AS_FLAGS.get(group)
+            if hint and " " not in hint:  # one flag: with the value given
+                hint = f"{hint} {line.partition('=')[2]}"
+            instead = f"; give it as {hint}" if hint else ""
+            raise ConfigError(
+                f"{line}: dse-estimate trains nothing and builds only the model and the "
+                f"hardware (model=, model.<key>=, hardware=, hardware.<key>=){instead}"
+            )
+        if key == group:  # a choice: model=vgg16, hardware=a,b
+            value = line.partition("=")[2]
+            require(
+                override.type == OverrideType.CHANGE and bool(value),
+                key,
+                f"must name a plugin: {key}=<name> (dse --list-plugins)",
+                line,
+            )
+            require(key not in chosen, key, f"is chosen twice ({key}={chosen.get(key)})", value)
+            require(
+                key == "hardware" or not override.is_sweep_override(),
+                key,
+                "must name one model",
+                value,
+            )
+            chosen[key] = value
+        else:
+            require(
+                not override.is_sweep_override(),
+                key,
+                "takes one value here: dse-estimate prices one configuration (a sweep: dse -m)",
+                line.partition("=")[2],
+            )
+            keys[group].append(line)
+    return Selection(
+        model=chosen.get("model", Selection.model),
+        hardware=chosen.get("hardware", Selection.hardware),
+        model_overrides=tuple(keys["model"]),
+        hardware_overrides=tuple(keys["hardware"]),
+    )
+
+
+def _aliases(args: argparse.Namespace) -> list[str]:
+    """The earlier flags (--model, --hardware, --set) as the overrides they stand for."""
+    out = [f"{flag}={value}" for flag in ("model", "hardware") if (value := getattr(args, flag))]
+    return out + [_from_set(item) for item in args.overrides_set]
 
 
 def hardware_names(choice: str, config_dirs: list[Path] | None = None) -> list[str]:
@@ -149,32 +245,50 @@ def format_comparison(reports: dict[str, HardwareReport]) -> str:
     return "\n".join(lines)
 
 
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        """One line, as every other refusal of dse-estimate (not usage, then the error)."""
+        self.exit(2, f"{self.prog}: error: {message} (see dse-estimate --help)\n")
+
+
+_USAGE = "dse-estimate [group=option ...] [key=value ...] [options]"
+_EXAMPLES = """\
+examples (the same group=option key=value grammar as dse):
+  dse-estimate model=vgg16 hardware=ann_accelerator hardware.num_pes=64
+  dse-estimate model=vgg16 hardware=ttfs_processor,ann_accelerator hardware/technology=45nm
+  dse-estimate model=small_cnn model.channels=[8,16] --input-size 8 --channels 1 hardware=all
+  dse-estimate --config-dir my_conf model=my_net hardware=my_chip,ttfs_processor
+  dse-estimate --workload outputs/runs/<run>/artifacts/workload.json hardware=all
+
+Groups and keys of the model and the hardware only: dse-estimate trains nothing, so no
+dataset, quantizer or coding plugin runs; the workload's input shape, weight storage,
+coding and activity are the options above. The earlier flags still work: --model X is
+model=X, --hardware X is hardware=X, --set num_pes=64 is hardware.num_pes=64, --set
+technology=45nm is hardware/technology=45nm, --set model.K=V is model.K=V."""
+
+
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = _Parser(
         prog="dse-estimate",
+        usage=_USAGE,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
         description=(
-            "Estimate energy, latency and area of one inference on the hardware models "
+            "Estimate energy, latency and area of one inference of a model on hardware models\n"
             "WITHOUT training: the activity is an assumed spike rate (default "
-            f"{DEFAULT_SPIKE_RATE}) or read from a saved workload file."
+            f"{DEFAULT_SPIKE_RATE}) or read\nfrom a saved workload file. Choose the model, "
+            "the hardware and their keys as for dse:\n\n"
+            "  dse-estimate model=vgg16 hardware=ann_accelerator hardware.num_pes=64"
         ),
-        epilog=(
-            "Example: dse-estimate --model vgg16 --input-size 32 --num-classes 10 "
-            "--hardware all --set num_pes=64 --set technology=45nm"
-        ),
+        epilog=_EXAMPLES,
     )
     p.add_argument(
-        "--model",
-        default="vgg16",
-        help="a model plugin (dse --list-plugins): built-in, in --config-dir or an entry point",
-    )
-    p.add_argument("--input-size", type=int, default=32, help="input height = width (pixels)")
-    p.add_argument("--channels", type=int, default=3, help="input channels")
-    p.add_argument("--num-classes", type=int, default=10)
-    p.add_argument(
-        "--hardware",
-        default="ttfs_processor",
-        help="hardware plugin(s) to price: a name, names joined by commas (the first is the "
-        "reference of the comparison) or all",
+        "overrides",
+        nargs="*",
+        metavar="group=option | key=value",
+        help="model=NAME (default vgg16), hardware=NAME[,NAME...] or hardware=all (default "
+        "ttfs_processor; the first is the comparison's reference), model.KEY=VALUE, "
+        "hardware.KEY=VALUE, hardware/technology=NODE: as on the dse command line "
+        "(dse --list-plugins names the options)",
     )
     p.add_argument(
         "--config-dir",
@@ -183,8 +297,12 @@ def _parser() -> argparse.ArgumentParser:
         type=Path,
         default=[],
         metavar="DIR",
-        help="a folder of your plugin configs (<group>/<name>.yaml), as for dse; repeatable",
+        help="a folder of your plugin configs (<group>/<name>.yaml), as for dse; repeatable. "
+        "It adds YAML only: the classes they name must be importable (PYTHONPATH or installed)",
     )
+    p.add_argument("--input-size", type=int, default=32, help="input height = width (pixels)")
+    p.add_argument("--channels", type=int, default=3, help="input channels")
+    p.add_argument("--num-classes", type=int, default=10)
     p.add_argument("--weight-bits", type=int, default=5, help="storage bits per weight")
     p.add_argument("--weight-format", choices=["log", "uniform", "float"], default="log")
     p.add_argument("--coding", default="ttfs_log", help="coding name recorded in the workload")
@@ -207,28 +325,38 @@ def _parser() -> argparse.ArgumentParser:
         "--workload",
         type=Path,
         default=None,
-        help="Workload JSON (Workload.save); overrides --model",
+        help="Workload JSON (Workload.save); replaces the model",
     )
-    p.add_argument(
+    p.add_argument("--json", action="store_true", help="print machine-readable JSON only")
+    old = p.add_argument_group("earlier flags, kept as aliases")
+    old.add_argument("--model", default=None, metavar="NAME", help="= model=NAME")
+    old.add_argument("--hardware", default=None, metavar="NAMES", help="= hardware=NAMES")
+    old.add_argument(
         "--set",
-        dest="overrides",
+        dest="overrides_set",
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="override, repeatable: hardware keys (num_pes=64, clock_mhz=100, technology=45nm) "
-        "or model keys (model.hidden=64)",
+        help="= hardware.KEY=VALUE (technology=NODE: hardware/technology=NODE; "
+        "model.KEY=VALUE as it is); repeatable",
     )
-    p.add_argument("--json", action="store_true", help="print machine-readable JSON only")
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    args = _parser().parse_intermixed_args(argv)
     try:
+        # The command line is read whole before anything is composed or built.
+        chosen = parse_overrides([*_aliases(args), *args.overrides])
         register_entry_point_plugins()
         # Every hardware config is checked before the model is built.
-        names = hardware_names(args.hardware, args.config_dirs)
-        models = {name: load_hardware(name, args.overrides, args.config_dirs) for name in names}
+        names = hardware_names(chosen.hardware, args.config_dirs)
+        models = {
+            name: compose_plugin(
+                "hardware", name, list(chosen.hardware_overrides), args.config_dirs
+            )
+            for name in names
+        }
         if args.workload is not None:
             require(
                 args.workload.is_file(),
@@ -250,7 +378,7 @@ def main(argv: list[str] | None = None) -> int:
             ):
                 require(value >= 1, flag, "must be >= 1", value)
             static = model_workload(
-                args.model,
+                chosen.model,
                 args.input_size,
                 args.channels,
                 args.num_classes,
@@ -259,7 +387,7 @@ def main(argv: list[str] | None = None) -> int:
                 args.coding,
                 args.time_window,
                 args.accumulator_bits,
-                _model_overrides(args.overrides),
+                list(chosen.model_overrides),
                 args.config_dirs,
             )
             rate = DEFAULT_SPIKE_RATE if args.spike_rate is None else args.spike_rate

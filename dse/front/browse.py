@@ -80,13 +80,17 @@ def design_run_name(
     choices: Mapping[str, str],
     task_overrides: Sequence[str] = (),
     job_num: int | None = None,
+    changed: Mapping[str, str | None] | None = None,
 ) -> str:
     """A design point's run name: unique within its sweep, what varies first.
 
     In a sweep: ``t57 T2 3b 74PE`` (Optuna trial 57) or ``j4 T8 5b`` (grid job 4): the
     trial or job number, then the settings the job's overrides chose, short. MLflow's run
     list cuts names at ~20 characters, so the distinguishing part comes first. A single
-    design point gets its full chain: ``ttfs_log T8 log 5b cat ttfs_processor 256PE``.
+    design point gets its full chain, the network first: ``small_cnn ttfs_log T8 log 5b
+    cat ttfs_processor 256PE``; with ``changed`` (override key -> value, None: deleted)
+    the model's changed keys follow its name, which ``choices`` marks
+    (``fashion_cnn* pool_after=[2,4] batch_norm=false ttfs_log ...``).
     """
     tags = OmegaConf.select(cfg, "tracking.tags") or {}
     trial = tags.get("optuna_trial")
@@ -94,7 +98,10 @@ def design_run_name(
     settings = job_settings(task_overrides) if prefix else {}
     text = short_settings(settings, list(settings))
     if not text:
+        network = {k: v for k, v in (changed or {}).items() if k.lstrip("+~").startswith("model.")}
         full = {
+            "model": choices.get("model"),
+            **network,  # two networks never share a name
             "coding": choices.get("coding"),
             "coding.time_window": OmegaConf.select(cfg, "coding.time_window"),
             "quantizer": choices.get("quantizer"),

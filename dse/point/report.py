@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import html
 import math
+import textwrap
+from collections.abc import Sequence
 from pathlib import Path
 
 from dse.api.interfaces import PLUGIN_GROUPS, HardwareReport
@@ -22,11 +24,16 @@ def summary(
     metrics: dict[str, float],
     cache_use: dict[str, str],
     recorded: str,
+    changed: Sequence[str] = (),
 ) -> str:
+    """The terminal summary of one design point. ``changed``: the overrides by which its
+    plugin configs differ from the named ones (``model.pool_after=[2,4]``), listed under
+    the chain, whose names carry a ``*`` for them."""
     chain = " / ".join(choices.get(g, "?") for g in PLUGIN_GROUPS)
     m = metrics
     lines = [
         f"design point  {chain}",
+        *_changed_lines(changed),
         "  accuracy    split   ANN        SNN        conversion loss",
         f"              val     {m['val_ann_accuracy']:6.2f} %   {m['val_snn_accuracy']:6.2f} %   {_pp(m['val_conversion_loss'])} pp",
         f"              test    {m['test_ann_accuracy']:6.2f} %   {m['test_snn_accuracy']:6.2f} %   {_pp(m['test_conversion_loss'])} pp",
@@ -40,6 +47,14 @@ def summary(
         f"  recorded    {recorded}",
     ]
     return "\n".join(lines)
+
+
+def _changed_lines(changed: Sequence[str]) -> list[str]:
+    """``  changed     model.pool_after=[2,4] model.batch_norm=false``, wrapped."""
+    if not changed:
+        return []
+    text = textwrap.wrap(" ".join(changed), 76, break_long_words=False, break_on_hyphens=False)
+    return [f"  {'changed' if i == 0 else '':<12}{line}" for i, line in enumerate(text)]
 
 
 def _band(m: dict[str, float]) -> str:

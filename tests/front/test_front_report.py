@@ -193,6 +193,14 @@ def test_run_names_start_with_the_trial_and_what_the_job_chose() -> None:
     choices = {"coding": "ttfs_log", "quantizer": "log", "training": "cat"}
     choices["hardware"] = "ttfs_processor"
     assert design_run_name(cfg, choices) == "ttfs_log T2 log 3b cat ttfs_processor 74PE"
+    # Alone, the network comes first; keys that differ from its named config follow it.
+    changed = {"model.pool_after": "[2,4]", "~model.hidden": None, "quantizer.scale": "channel"}
+    marked = {**choices, "model": "fashion_cnn*", "quantizer": "log*"}
+    assert design_run_name(cfg, marked, changed=changed) == (
+        "fashion_cnn* pool_after=[2,4] ttfs_log T2 log* 3b cat ttfs_processor 74PE"
+    )
+    # In a sweep the job's settings say what differs between trials.
+    assert design_run_name(cfg, marked, grid, job_num=4, changed=changed) == "j4 T8 rate lr=0.00123"
 
 
 def test_front_url_opens_a_shared_view_of_the_sweeps_pareto_children() -> None:

@@ -14,7 +14,7 @@ from dse.api.interfaces import EnergyBreakdown, HardwareReport
 from dse.builtin.hardware import TTFSProcessor
 from dse.builtin.models.vgg16 import VGG16
 from dse.cli.estimate import DEFAULT_SPIKE_RATE, assumed_activity
-from dse.point.report import COMPONENTS, _nice_ticks, write_breakdown_svg
+from dse.point.report import COMPONENTS, _nice_ticks, summary, write_breakdown_svg
 from dse.testing import example_workload
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -191,3 +191,25 @@ def test_ticks_are_nice_and_cover_the_largest_value(largest):
     assert ticks == pytest.approx([k * step for k in range(len(ticks))])
     mantissa = step / 10 ** math.floor(math.log10(step) + 1e-9)
     assert min(abs(mantissa - m) for m in (1, 2, 5)) < 1e-9
+
+
+def test_summary_lists_what_differs_from_the_named_configs() -> None:
+    metrics = {
+        f"{split}{name}": 1.0
+        for split in ("", "val_", "test_")
+        for name in ("ann_accuracy", "snn_accuracy", "conversion_loss")
+    }
+    metrics.update(
+        energy_uj=1.0, latency_ms=1.0, area_mm2=1.0, pe_utilization=0.5, pj_per_synop=1.0
+    )
+    metrics.update(spikes_per_inference=1.0, synops_per_inference=1.0)
+    choices = {"model": "fashion_cnn*", "coding": "rate T=8"}
+    changed = ["model.pool_after=[2,4]", "model.batch_norm=false"] + ["training.lr=0.0003"] * 6
+    lines = summary(choices, metrics, {}, "nowhere", changed).splitlines()
+    assert lines[0].startswith("design point  ? / fashion_cnn* / ? / ? / rate T=8")
+    assert lines[1].startswith("  changed     model.pool_after=[2,4] model.batch_norm=false ")
+    block = lines[1 : next(i for i, line in enumerate(lines) if "accuracy" in line)]
+    assert len(block) > 1 and all(line.startswith(" " * 14) for line in block[1:])
+    assert all(len(line) <= 90 for line in block)  # wrapped, never cut
+    assert " ".join(" ".join(block).split()[1:]) == " ".join(changed)
+    assert "changed" not in summary(choices, metrics, {}, "nowhere")

@@ -77,3 +77,20 @@ def test_fashion_standard_is_the_network_experiment_fashion_fine_tunes(compose, 
     )
     assert fashion != pretraining_key(["experiment=fashion", "training.pretrain.lr=0.01"])
     assert fashion != pretraining_key(["experiment=fashion", "model.pool=avg"])
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        ["experiment=fashion", "model=fashion_cnn", "training.epochs=9"],
+        ["training.epochs=9", "model=fashion_cnn", "experiment=fashion"],
+    ],
+)
+def test_override_order_is_the_documented_one(compose, line):
+    """docs/PLUGINS.md, "Which value wins": defaults, then the experiment, then the command
+    line's group choices, then its keys, wherever each stands on the line."""
+    cfg = compose(line, return_hydra_config=True)
+    assert cfg.hydra.runtime.choices.model == "fashion_cnn"  # the experiment picks fashion_vgg
+    assert cfg.training.epochs == 9  # the experiment sets 4
+    assert cfg.training.init == "standard"  # the experiment's key beats cat.yaml's scratch
+    assert cfg.model.channels == [32, 32, 64, 64]  # fashion_cnn's file, untouched

@@ -9,7 +9,7 @@ import pytest
 
 from dse.api.architecture import Architecture, Conv2d, Flatten, Linear, MaxPool2d, static_workload
 from dse.api.errors import ConfigError
-from dse.cli.estimate import assumed_activity, main
+from dse.cli.estimate import assumed_activity, main, parse_overrides
 from tests.support.hardware import tiny_workload
 
 
@@ -137,3 +137,53 @@ def test_main_reports_config_errors(argv, message, capsys) -> None:
     base = ["--model", "small_cnn", "--input-size", "8", "--channels", "1"]
     assert main([*base, *argv]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_dse_overrides_print_the_figures_of_the_earlier_flags(capsys) -> None:
+    """``dse``'s grammar and the flags it replaces are one command: same figures, to the
+    character (the table, the totals, the band)."""
+    assert main(["model=vgg16", "hardware=ann_accelerator", "hardware.num_pes=64"]) == 0
+    hydra_form = capsys.readouterr().out
+    assert main(["--model", "vgg16", "--hardware", "ann_accelerator", "--set", "num_pes=64"]) == 0
+    assert capsys.readouterr().out == hydra_form
+    assert "== ann_accelerator: 64 PEs" in hydra_form and "vgg16@32x32" in hydra_form
+    # 64 PEs is not the default: the override reached the hardware model
+    assert main(["model=vgg16", "hardware=ann_accelerator"]) == 0
+    assert "== ann_accelerator: 64 PEs" not in capsys.readouterr().out
+
+
+def test_overrides_choose_plugins_and_keys_in_any_order(capsys) -> None:
+    argv = ["--json", "hardware/technology=45nm", "model=small_cnn", "--input-size", "8"]
+    argv += ["hardware=ttfs_processor,ann_accelerator", "model.channels=[4,8]", "--channels", "1"]
+    assert main(argv) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert list(data["reports"]) == ["ttfs_processor", "ann_accelerator"]
+    assert data["workload"]["total_weights"] == 4 * 9 + 8 * 4 * 9 + 8 * 4 * 4 * 10  # no bias
+    chosen = parse_overrides(["model=vgg16", "+model.x=1", "~hardware.calibration"])
+    assert chosen.model == "vgg16" and chosen.hardware == "ttfs_processor"
+    assert chosen.model_overrides == ("+model.x=1",)
+    assert chosen.hardware_overrides == ("~hardware.calibration",)
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["coding.time_window=4"], "builds only the model and the hardware"),
+        (["coding.time_window=4"], "give it as --time-window 4"),
+        (["quantizer=uniform"], "give it as --weight-format uniform"),
+        (["dataset=cifar10"], "--input-size, --channels and --num-classes"),
+        (["model"], "'model' is not an override: write group=option or key=value"),
+        (["model=a,b"], "model must name one model"),
+        (["hardware.num_pes=8,64"], "takes one value here"),
+        (["--model", "vgg16", "model=small_cnn"], "model is chosen twice (model=vgg16)"),
+        (["--no-such-flag"], "unrecognized arguments: --no-such-flag"),
+    ],
+)
+def test_bad_command_lines_end_in_one_line_before_any_work(argv, message, capsys) -> None:
+    try:
+        code = main(argv)
+    except SystemExit as refused:  # argparse's own refusals exit
+        code = refused.code
+    assert code == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1, err
