@@ -382,6 +382,10 @@ def main() -> None:
                     return
                 if argv[:1] == ["--clear-cache"]:
                     sys.exit(_clear_cache(argv[1:]))
+                if argv[:1] == ["export"]:  # dse export <run id> DIR
+                    from dse.cli.export import export_main
+
+                    sys.exit(export_main(argv[1:]))
             except DseError as err:
                 sys.exit(f"error: {err}")
             _hydra_main()

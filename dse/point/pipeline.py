@@ -377,13 +377,23 @@ class DesignPoint:
             }
         )
 
-    def _trained(self, data: Any, arch: Architecture) -> tuple[TrainedNetwork, dict[str, str]]:
+    def network_entry(self) -> tuple[str, str]:
+        """(stage, key) of the cache entry that holds this design point's trained network."""
         training = self.plugins.training
-        stage, key = "training", self.training_key()
         if not training.depends_on and training.pretraining() is None:
             # Independent of quantizer and coding: the very network a fine-tuning method
             # pretrains with the same settings (e.g. standard vs CAT init=standard), stored once.
-            stage, key = "pretraining", self.pretraining_key(training)
+            return "pretraining", self.pretraining_key(training)
+        return "training", self.training_key()
+
+    def cached_network(self, arch: Architecture) -> TrainedNetwork | None:
+        """The trained network from the cache (read as data only), or None: nothing trains."""
+        stage, key = self.network_entry()
+        return self._load_network(stage, key, self.plugins.training, arch)
+
+    def _trained(self, data: Any, arch: Architecture) -> tuple[TrainedNetwork, dict[str, str]]:
+        training = self.plugins.training
+        stage, key = self.network_entry()
         cached = self._load_network(stage, key, training, arch)
         if cached is not None:
             log.info("train: cache hit (%s): reusing the trained network", key[:12])
