@@ -94,9 +94,17 @@ SPLIT_METRICS = (
     "pj_per_synop",
     "pe_utilization",
     "cycles",
+    # NeuroBench's workload metrics by its definitions (dse/point/neurobench.py)
+    "activation_sparsity",
+    "synaptic_operations.Effective_MACs",
+    "synaptic_operations.Effective_ACs",
+    "synaptic_operations.Dense",
 )
 ACCUMULATOR_METRICS = ("truncated_products", "saturated_neurons")  # codings with a fixed point
 RUN_METRICS = ("area_mm2", "calibration", "stage_seconds", "stage_cpu_seconds", "record_seconds")
+# NeuroBench's static metrics, once per design point (connection_sparsity: when the coding's
+# converted network exposes its weights, as the built-ins' do)
+STATIC_METRICS = ("footprint", "footprint_stored", "connection_sparsity")
 # Also returned, per layer and not searchable by name in advance: membrane_reads_<layer>.
 
 
@@ -107,7 +115,8 @@ def design_metrics(plugins: Plugins) -> set[str]:
     names = list(SPLIT_METRICS)
     if type(plugins.coding).accumulator is not SpikeCoding.accumulator:
         names += ACCUMULATOR_METRICS  # the coding models its accumulator and measures it
-    return {f"{split}{n}" for split in ("", "val_", "test_") for n in names} | set(RUN_METRICS)
+    split = {f"{split}{n}" for split in ("", "val_", "test_") for n in names}
+    return split | set(RUN_METRICS) | set(STATIC_METRICS)
 
 
 def check_search_metrics(cfg: DictConfig, produced: set[str]) -> None:
@@ -400,6 +409,10 @@ def main() -> None:
                     return
                 if argv[:1] == ["--clear-cache"]:
                     sys.exit(_clear_cache(argv[1:]))
+                if argv[:1] == ["export"]:  # dse export <run id> DIR
+                    from dse.cli.export import export_main
+
+                    sys.exit(export_main(argv[1:]))
             except DseError as err:
                 sys.exit(f"error: {err}")
             _hydra_main()

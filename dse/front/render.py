@@ -177,13 +177,16 @@ class FrontSummary:
         return all(_same(p.params.get(k), v) for k, v in self.reference_design[1].items())
 
     def best(self) -> dict[str, TrialPoint]:
-        """The best feasible trial per objective."""
+        """The best feasible trial per objective; of tied trials, one on the front (a tie
+        off the front is dominated by it: worse in another objective)."""
         out: dict[str, TrialPoint] = {}
+        feasible = [p for p in self.points if p.feasible]
         for o in self.objectives:
-            feasible = [p for p in self.points if p.feasible]
             if feasible:
-                pick = max if o.direction == "maximize" else min
-                out[o.metric] = pick(feasible, key=lambda p, k=o.metric: p.metrics[k])
+                sign = 1.0 if o.direction == "maximize" else -1.0
+                out[o.metric] = max(
+                    feasible, key=lambda p, k=o.metric, s=sign: (s * p.metrics[k], p.pareto)
+                )
         return out
 
     def table(self) -> str:

@@ -20,6 +20,7 @@ import numpy as np
 from dse.api.errors import ConfigError, require
 from dse.api.interfaces import PLUGIN_GROUPS
 from dse.front.browse import describe_parent
+from dse.front.explain import changed, explanation_tags
 from dse.front.fidelity import FIDELITY_TAG, LOW
 from dse.front.pareto import default_reference, hypervolume, pareto_mask
 from dse.front.render import (
@@ -142,6 +143,7 @@ class SweepFront:
         self.reference_design: tuple[str, dict[str, str]] | None = None  # marked on the plot
         self._written: dict[str, dict[str, str]] = {}  # run id -> front tags as in MLflow
         self._pending: dict[str, dict[str, str]] = {}  # run id -> tags record() writes
+        self._explained: dict[str, dict[str, str]] = {}  # run id -> why-tags as written
 
     @classmethod
     def load(
@@ -377,7 +379,18 @@ class SweepFront:
         self._log_history(history)
         if artifacts:  # the plots are most of the cost: a sweeper's intermediate batches skip them
             _log_front_artifacts(client, parent, summary)
+            self._explain(summary)
         return summary
+
+    def _explain(self, summary: FrontSummary) -> None:
+        """Why each point is where it is (:mod:`dse.front.explain`) on its run, rewritten
+        when it changed; with the plots only, so not at every intermediate record."""
+        from mlflow.entities import RunTag
+
+        wanted = explanation_tags(summary)
+        for run_id, tags in changed(wanted, self._explained).items():
+            self._client.log_batch(run_id, tags=[RunTag(k, v) for k, v in tags.items()])
+        self._explained = wanted
 
     def fix_reference(self) -> None:
         """Fix the hypervolume's reference point, once per sweep, when a point is counted:

@@ -39,6 +39,7 @@ from dse.api.interfaces import (
 )
 from dse.api.workload import Workload
 from dse.point import cache as cache_mod
+from dse.point import neurobench
 from dse.point.guards import check_report, guard_quantizer
 from dse.registry.schema import build_plugin
 
@@ -97,6 +98,8 @@ class DesignPointResult:
     reports: dict[str, HardwareReport]  # per split
     cache_use: dict[str, str]  # stage -> "hit" | "miss" | "off"
     training_info: dict[str, Any] = field(default_factory=dict)
+    zero_weights: list[int] | None = None  # per weighted layer of the converted network
+    analog_input: bool = False  # the first layer sees multi-bit pixels (NeuroBench: MACs)
 
     @property
     def metrics(self) -> dict[str, float]:
@@ -131,6 +134,9 @@ class DesignPointResult:
                     values[f"membrane_reads_{c.name}"] = c.membrane_reads
             for name, value in values.items():
                 out[f"{split}_{name}"] = float(value)
+        # NeuroBench's metrics by its definitions (dse.point.neurobench)
+        workloads = {s: self.measurements[s].workload for s in SPLITS}
+        out.update(neurobench.metrics(workloads, self.zero_weights, self.analog_input))
         for key in list(out):
             if key.startswith("val_"):
                 out[key[4:]] = out[key]
@@ -319,9 +325,10 @@ class DesignPoint:
             payload = json.loads(cached)
             measurements = {s: Measurement.from_dict(payload["splits"][s]) for s in SPLITS}
             training_info = payload.get("training_info", {})
+            zeros = payload.get("zero_weights")
             cache_use = {"training": "hit", "simulation": "hit"}
         else:
-            measurements, training_info, train_use = self._measure()
+            measurements, training_info, train_use, zeros = self._measure()
             cache_use = {**train_use, "simulation": self._miss}
             self.cache.put(
                 "simulation",
@@ -330,13 +337,15 @@ class DesignPoint:
                     {
                         "splits": {s: m.to_dict() for s, m in measurements.items()},
                         "training_info": training_info,
+                        "zero_weights": zeros,
                     }
                 ).encode(),
             )
         reports = {s: self.plugins.hardware.estimate(m.workload) for s, m in measurements.items()}
         for split, report in reports.items():  # never record a NaN or negative price
             check_report(report, self._name("hardware"), split)
-        return DesignPointResult(measurements, reports, cache_use, training_info)
+        analog = neurobench.analog_input(self.plugins.coding)
+        return DesignPointResult(measurements, reports, cache_use, training_info, zeros, analog)
 
     def prepare(self) -> tuple[Any, Architecture]:
         """Load the data and describe the network; refuse what the coding cannot run."""
@@ -345,7 +354,9 @@ class DesignPoint:
         self.plugins.coding.check_architecture(arch)
         return data, arch
 
-    def _measure(self) -> tuple[dict[str, Measurement], dict[str, Any], dict[str, str]]:
+    def _measure(
+        self,
+    ) -> tuple[dict[str, Measurement], dict[str, Any], dict[str, str], list[int] | None]:
         data, arch = self.prepare()
         ann, train_use = self._trained(data, arch)
         log.info("convert: building the SNN (%s)", type(self.plugins.coding).__name__)
@@ -362,7 +373,8 @@ class DesignPoint:
                 workload=self._workload(arch, sim),
                 accumulator=sim.accumulator,
             )
-        return measurements, dict(ann.info), train_use
+        zeros = neurobench.zero_weights(getattr(snn, "layers", None) or [])
+        return measurements, dict(ann.info), train_use, zeros
 
     def pretraining_key(self, method: TrainingMethod) -> str:
         """A pretraining depends on its own settings, not on the fine-tuning's."""
@@ -377,13 +389,23 @@ class DesignPoint:
             }
         )
 
-    def _trained(self, data: Any, arch: Architecture) -> tuple[TrainedNetwork, dict[str, str]]:
+    def network_entry(self) -> tuple[str, str]:
+        """(stage, key) of the cache entry that holds this design point's trained network."""
         training = self.plugins.training
-        stage, key = "training", self.training_key()
         if not training.depends_on and training.pretraining() is None:
             # Independent of quantizer and coding: the very network a fine-tuning method
             # pretrains with the same settings (e.g. standard vs CAT init=standard), stored once.
-            stage, key = "pretraining", self.pretraining_key(training)
+            return "pretraining", self.pretraining_key(training)
+        return "training", self.training_key()
+
+    def cached_network(self, arch: Architecture) -> TrainedNetwork | None:
+        """The trained network from the cache (read as data only), or None: nothing trains."""
+        stage, key = self.network_entry()
+        return self._load_network(stage, key, self.plugins.training, arch)
+
+    def _trained(self, data: Any, arch: Architecture) -> tuple[TrainedNetwork, dict[str, str]]:
+        training = self.plugins.training
+        stage, key = self.network_entry()
         cached = self._load_network(stage, key, training, arch)
         if cached is not None:
             log.info("train: cache hit (%s): reusing the trained network", key[:12])

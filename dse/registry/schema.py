@@ -44,6 +44,7 @@ class TrackingConfig:
     experiment: str = "snn-dse"
     run_name: str | None = None
     breakdown_chart: bool = True
+    log_models: bool = True
     tags: dict[str, Any] = field(default_factory=dict)
 
 

@@ -770,6 +770,16 @@ class DseOptunaSweeper(Sweeper):
             print(f"Pareto-optimal trials: {[t.number for t in study.best_trials]}")
         if self.storage:
             print(f"Browse the study:   optuna-dashboard {redact(self.storage)}")
+            if self._constraints():
+                print(DASHBOARD_BEST_TRIALS_NOTE)
+
+
+# optuna-dashboard 0.21's "Best Trials" ignores constraints (its issue #772): said where the
+# command is printed, not only in the README.
+DASHBOARD_BEST_TRIALS_NOTE = (
+    "  (its Best Trials list ignores constraints, optuna/optuna-dashboard#772: infeasible "
+    "trials can appear there; its Pareto Front plot and the MLflow front do not list them)"
+)
 
 
 def optuna_storage(storage: str | None) -> optuna.storages.BaseStorage | str | None:

@@ -29,6 +29,7 @@ SWEEP = [
     "training.epochs=1",
     "training.pretrain.epochs=2",
     "tracking.breakdown_chart=false",
+    "tracking.log_models=false",  # the front's models: tests/cli/test_export.py
 ]
 ENV = {"OMP_NUM_THREADS": "1", "TQDM_DISABLE": "1"}
 

@@ -65,6 +65,7 @@ def test_sweep_records_front_failures_constraints_and_resumes(app, tmp_path: Pat
     # run params carry the proposed values
     assert states["0"].data.params["x"] == str(s.trials[0].params["x"])
     assert f"optuna-dashboard {out}/optuna.journal" in first.stdout and "mlflow ui" in first.stdout
+    assert "Best Trials list ignores constraints, optuna/optuna-dashboard#772" in first.stdout
 
     # same command again with more trials: the study and the parent run continue
     second = run("fail_trial=1", "cheat_trial=2", "hydra.sweeper.n_trials=3")
