@@ -9,9 +9,10 @@ cache so each pays for everything it trains, pretraining included:
   (c) random search: every trial at full fidelity, no pre-screening
 
 On a reduced Fashion-MNIST setting that runs within an hour on a 2-core machine (the
-defaults): the first ``--limit`` training images (stratified 90/10 into train/val; the
-10,000 test images are still simulated), pretraining ``--pretrain-epochs``, CAT
-``--epochs`` (full fidelity), ``--trials`` trials each, 1 torch thread, seed 0.
+defaults): the first ``--limit`` training images (stratified 90/10 into train/val), the
+first ``--test-limit`` test images, pretraining ``--pretrain-epochs``, CAT ``--epochs``
+(full fidelity; low fidelity is its first epoch), ``--trials`` trials each, 1 torch
+thread, seed 0.
 
 After each design run, in the order runs ended, the CPU time spent so far (the runs'
 ``stage_cpu_seconds``, every thread of the sweep's process) and the hypervolume of the
@@ -19,7 +20,7 @@ feasible full-fidelity points so far, all three against one reference point (acc
 at the 80 % constraint, 1.1x the largest feasible energy of any sweep). Printed side by
 side; a plot is written to ``--out``.
 
-Run: .venv/bin/python bench/time_to_front.py [--trials 20] [--limit 6000] [--out DIR]
+Run: .venv/bin/python bench/time_to_front.py [--trials 12] [--limit 6000] [--out DIR]
 """
 
 from __future__ import annotations
@@ -62,6 +63,7 @@ def sweep(label: str, extra: list[str], out: Path, args: argparse.Namespace) -> 
         f"paths.outputs={out}",
         "threads=1",
         f"dataset.limit={args.limit}",
+        f"dataset.test_limit={args.test_limit}",
         f"training.pretrain.epochs={args.pretrain_epochs}",
         f"training.epochs={args.epochs}",
         f"hydra.sweeper.n_trials={args.trials}",
@@ -117,10 +119,11 @@ def reached(curve: list[tuple[float, float]], target: float) -> float | None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--trials", type=int, default=20)
+    parser.add_argument("--trials", type=int, default=12)
     parser.add_argument("--limit", type=int, default=6000)
+    parser.add_argument("--test-limit", type=int, default=1000)
     parser.add_argument("--pretrain-epochs", type=int, default=5)
-    parser.add_argument("--epochs", type=int, default=4)
+    parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--out", type=Path, default=REPO / "outputs" / "bench_time_to_front")
     parser.add_argument("--reuse", action="store_true", help="re-read finished sweeps in --out")
     args = parser.parse_args()

@@ -29,7 +29,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from dse.api.errors import ConfigError, DseError
-from dse.front.fidelity import FIDELITY_TAG, FULL, LOW
+from dse.front.fidelity import FIDELITY_TAG
 from dse.front.search import constraints_of
 from dse.front.store import TAG_FEASIBLE
 from dse.point import report
@@ -275,7 +275,7 @@ def _run_design_point(cfg: DictConfig) -> dict[str, Any]:
         artifacts = write_artifacts(cfg, result, out_dir / "artifacts", choices, plain)
         metrics["record_seconds"] = time.perf_counter() - started - metrics["stage_seconds"]
         tags = {f"dse.cache.{stage}": use for stage, use in result.cache_use.items()}
-        tags[FIDELITY_TAG] = fidelity = fidelity_of(plugins)
+        tags[FIDELITY_TAG] = fidelity = point.fidelity
         if result.accumulator_status is not None:  # filterable: exact | truncates | ...
             tags["dse.accumulator"] = result.accumulator_status
         with deferred():  # the run ends FINISHED or, interrupted before, KILLED: never half
@@ -305,7 +305,7 @@ def _run_design_point(cfg: DictConfig) -> dict[str, Any]:
         names = starred(choices, changes)
         labels = {
             **names,
-            "training": f"{names['training']} ({cfg.training.get('epochs', '?')} epochs)",
+            "training": f"{names['training']} ({_epochs_label(cfg.training)})",
             "quantizer": f"{names['quantizer']} {cfg.quantizer.get('bits', '?')}-bit",
             "coding": f"{names['coding']} T={cfg.coding.get('time_window', '?')}"
             + _accumulator_label(cfg.coding),
@@ -326,12 +326,10 @@ def _run_design_point(cfg: DictConfig) -> dict[str, Any]:
     }
 
 
-def fidelity_of(plugins: Plugins) -> str:
-    """``low`` when the training stops its schedule early (its ``fidelity_key`` is set),
-    else ``full``: the front counts full-fidelity points only."""
-    key = plugins.training.fidelity_key
-    stopped = key is not None and getattr(plugins.training, key, None) is not None
-    return LOW if stopped else FULL
+def _epochs_label(training: DictConfig) -> str:
+    """``30 epochs``, or ``1 of 3 epochs`` for a schedule stopped early (low fidelity)."""
+    epochs, stop = training.get("epochs", "?"), training.get("stop_epoch")
+    return f"{epochs} epochs" if stop in (None, epochs) else f"{stop} of {epochs} epochs"
 
 
 def _accumulator_label(coding: DictConfig) -> str:

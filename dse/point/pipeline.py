@@ -46,6 +46,7 @@ from dse.registry.schema import build_plugin
 log = logging.getLogger(__name__)
 
 SPLITS = ("val", "test")  # val is the search objective, test is reported
+LOW, FULL = "low", "full"  # a design point's fidelity (dse.front.fidelity: the search's side)
 
 
 @dataclass
@@ -105,7 +106,7 @@ class DesignPointResult:
     def metrics(self) -> dict[str, float]:
         """All metrics; plain names are the validation split (the search objective)."""
         out: dict[str, float] = {}
-        for split in SPLITS:
+        for split in self.measurements:  # a low-fidelity point measures val only
             m, r = self.measurements[split], self.reports[split]
             values = {
                 "ann_accuracy": m.ann_accuracy,
@@ -135,7 +136,7 @@ class DesignPointResult:
             for name, value in values.items():
                 out[f"{split}_{name}"] = float(value)
         # NeuroBench's metrics by its definitions (dse.point.neurobench)
-        workloads = {s: self.measurements[s].workload for s in SPLITS}
+        workloads = {s: m.workload for s, m in self.measurements.items()}
         out.update(neurobench.metrics(workloads, self.zero_weights, self.analog_input))
         for key in list(out):
             if key.startswith("val_"):
@@ -230,6 +231,14 @@ class DesignPoint:
             }
         )
 
+    @property
+    def fidelity(self) -> str:
+        """``low`` when the training stops its schedule early (its ``fidelity_key`` is
+        set): only the validation split is simulated; else ``full``."""
+        training = self.plugins.training
+        key = training.fidelity_key
+        return LOW if key is not None and getattr(training, key, None) is not None else FULL
+
     # ----------------------------------------------------------------- warm starts
     @property
     def _warm(self) -> bool:
@@ -323,7 +332,7 @@ class DesignPoint:
         if cached is not None:
             log.info("simulation: cache hit (%s): reusing accuracy and activity", sim_key[:12])
             payload = json.loads(cached)
-            measurements = {s: Measurement.from_dict(payload["splits"][s]) for s in SPLITS}
+            measurements = {s: Measurement.from_dict(m) for s, m in payload["splits"].items()}
             training_info = payload.get("training_info", {})
             zeros = payload.get("zero_weights")
             cache_use = {"training": "hit", "simulation": "hit"}
@@ -362,7 +371,9 @@ class DesignPoint:
         log.info("convert: building the SNN (%s)", type(self.plugins.coding).__name__)
         snn = self.plugins.coding.convert(ann, self.plugins.quantizer, data.train)
         measurements = {}
-        for split_name in SPLITS:
+        # A low-fidelity point only has to rank among its peers, on the search's split:
+        # simulating the test split (reported, never searched) is left to full fidelity.
+        for split_name in SPLITS if self.fidelity == FULL else ("val",):
             split: Split = getattr(data, split_name)
             log.info("simulate: %d %s samples at spike level", len(split), split_name)
             sim = self.plugins.coding.simulate(snn, split)

@@ -35,8 +35,7 @@ def summary(
         f"design point  {chain}",
         *_changed_lines(changed),
         "  accuracy    split   ANN        SNN        conversion loss",
-        f"              val     {m['val_ann_accuracy']:6.2f} %   {m['val_snn_accuracy']:6.2f} %   {_pp(m['val_conversion_loss'])} pp",
-        f"              test    {m['test_ann_accuracy']:6.2f} %   {m['test_snn_accuracy']:6.2f} %   {_pp(m['test_conversion_loss'])} pp",
+        *_accuracy_lines(m),
         *_dram_line(m),
         f"  hardware    energy {m['energy_uj']:.4g} uJ{_band(m)}   latency {m['latency_ms']:.4g} ms   "
         f"area {m['area_mm2']:.4g} mm2   PE utilisation {100 * m['pe_utilization']:.0f} %",
@@ -47,6 +46,22 @@ def summary(
         f"  recorded    {recorded}",
     ]
     return "\n".join(lines)
+
+
+def _accuracy_lines(m: dict[str, float]) -> list[str]:
+    """One line per measured split (a low-fidelity point measures val only)."""
+    lines = []
+    for split in ("val", "test"):
+        if f"{split}_ann_accuracy" not in m:
+            lines.append(
+                f"              {split:<7} not simulated at low fidelity (training.stop_epoch)"
+            )
+            continue
+        lines.append(
+            f"              {split:<7} {m[f'{split}_ann_accuracy']:6.2f} %   "
+            f"{m[f'{split}_snn_accuracy']:6.2f} %   {_pp(m[f'{split}_conversion_loss'])} pp"
+        )
+    return lines
 
 
 def _changed_lines(changed: Sequence[str]) -> list[str]:
@@ -85,9 +100,11 @@ def _accumulator_line(m: dict[str, float]) -> list[str]:
     lost = {
         split: (m[f"{split}_truncated_products"], m[f"{split}_saturated_neurons"])
         for split in ("val", "test")
+        if f"{split}_truncated_products" in m
     }
     if not any(t or s for t, s in lost.values()):
-        return ["  accumulator exact: no product truncated, no neuron saturated (val, test)"]
+        splits = ", ".join(lost)
+        return [f"  accumulator exact: no product truncated, no neuron saturated ({splits})"]
     t, s = lost["val"]
     share = 100 * t / m["val_synops_per_inference"] if m["val_synops_per_inference"] else 0.0
     return [

@@ -488,7 +488,10 @@ class DseOptunaSweeper(Sweeper):
             assert metrics is not None
             values = [float(metrics[o.metric]) for o in objectives]
             # constraint domination: a point that breaks a bound at low fidelity ranks last
-            violation = sum(max(0.0, c.violation(metrics)) for c in constraints)
+            # (bounds on the test split wait for full fidelity: low fidelity measures val)
+            violation = sum(
+                max(0.0, c.violation(metrics)) for c in constraints if c.metric in metrics
+            )
             trial.set_user_attr(LOW_VALUES_ATTR, [*values, violation])
             rung = [t.user_attrs[LOW_VALUES_ATTR] for t in _rung(study, trial.number)]
             table = np.array([*rung, [*values, violation]], dtype=float)

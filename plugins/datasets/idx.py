@@ -98,6 +98,7 @@ class _MnistFamily(Dataset):
         split_seed: int = 0,
         augment: bool = True,
         limit: int | None = None,
+        test_limit: int | None = None,
     ) -> None:
         check_fractions(val_fraction)
         require(
@@ -110,7 +111,14 @@ class _MnistFamily(Dataset):
         self.val_fraction = float(val_fraction)
         self.split_seed = int(split_seed)
         self.augment = bool(augment)
+        require(
+            test_limit is None or test_limit >= 1,
+            "dataset.test_limit",
+            "must be null or >= 1",
+            test_limit,
+        )
         self.limit = None if limit is None else int(limit)
+        self.test_limit = None if test_limit is None else int(test_limit)
 
     def files(self) -> dict[str, Path]:
         """Each of the four files: ``<stem>.gz`` when present, else the plain ``<stem>``."""
@@ -158,6 +166,8 @@ class _MnistFamily(Dataset):
         x_test, y_test = self._pair(paths[TEST_IMAGES], paths[TEST_LABELS])
         if self.limit is not None:
             x_train, y_train = x_train[: self.limit], y_train[: self.limit]
+        if self.test_limit is not None:  # the published split's first N (quick experiments)
+            x_test, y_test = x_test[: self.test_limit], y_test[: self.test_limit]
         augment = None
         if self.augment:  # pad-2 crops (28x28 is small) and, where the class allows, flips
             augment = random_crop_flip(2, flip=self.flips)
