@@ -99,7 +99,7 @@ def test_plugins_are_built_directly_unless_the_config_nests_objects():
 
 
 def test_average_pooling_under_ttfs_log_is_one_line_before_any_training(tmp_path):
-    from conftest import run_dse
+    from tests.support.services import run_dse
 
     done = run_dse(["model.pool=avg", f"paths.outputs={tmp_path}/outputs"], cwd=tmp_path)
     assert done.returncode != 0
