@@ -19,6 +19,11 @@ from omegaconf import DictConfig
 from hydra_plugins.dse_optuna_sweeper import config as _config  # noqa: F401
 from hydra_plugins.dse_optuna_sweeper._impl import DseOptunaSweeperImpl
 
+# How a script opens the study a sweep wrote (the same storage setting): public here.
+from hydra_plugins.dse_optuna_sweeper._storage import optuna_storage
+
+__all__ = ["DseOptunaSweeper", "optuna_storage"]
+
 
 class DseOptunaSweeper(Sweeper):
     """Multi-objective Optuna search over design points (bits, time windows, PEs, ...).
