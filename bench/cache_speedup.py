@@ -88,7 +88,6 @@ def phase_ms(outputs: Path, repeats: int = 7) -> dict[str, float]:
     plugin construction, the (cached) stages and pricing, the artifacts, MLflow recording.
     """
     from hydra import initialize_config_dir
-    from hydra._internal.callbacks import Callbacks
     from hydra.core.global_hydra import GlobalHydra
     from hydra.types import HydraContext, RunMode
 
@@ -96,6 +95,7 @@ def phase_ms(outputs: Path, repeats: int = 7) -> dict[str, float]:
     from dse.point.cache import StageCache
     from dse.point.pipeline import DesignPoint, build_plugins
     from dse.registry.schema import register_schemas
+    from dse.runtime.adapters.hydra import callbacks
     from dse.tracking import runs as tracking
     from hydra_plugins.dse_launcher.dse_launcher import DseLocalLauncher
 
@@ -106,7 +106,7 @@ def phase_ms(outputs: Path, repeats: int = 7) -> dict[str, float]:
         loader = GlobalHydra.instance().config_loader()
         master = loader.load_configuration("config", fixed, run_mode=RunMode.MULTIRUN)
         launcher = DseLocalLauncher()
-        context = HydraContext(config_loader=loader, callbacks=Callbacks())
+        context = HydraContext(config_loader=loader, callbacks=callbacks())
         launcher.setup(hydra_context=context, task_function=lambda cfg: None, config=master)
         client = tracking.connect(f"sqlite:///{outputs}/mlflow.db")
         exp_id = tracking.experiment_id(client, "snn-dse")

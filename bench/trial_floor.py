@@ -152,13 +152,13 @@ def floor_mlflow(
 def floor_d(folder: Path, trials: int) -> tuple[float, float]:
     """Hydra's ``run_job`` on an empty task, with our config (the sweep's job config)."""
     from hydra import initialize_config_dir
-    from hydra._internal.callbacks import Callbacks
     from hydra.core.global_hydra import GlobalHydra
     from hydra.core.utils import run_job
     from hydra.types import HydraContext, RunMode
 
     from dse.registry.discovery import CONF_DIR
     from dse.registry.schema import register_schemas
+    from dse.runtime.adapters.hydra import callbacks
 
     register_schemas()
     # Hydra's own default: every job writes its .hydra/ files (dse's sweeps do not)
@@ -171,7 +171,7 @@ def floor_d(folder: Path, trials: int) -> tuple[float, float]:
         loader = GlobalHydra.instance().config_loader()
         master = loader.load_configuration("config", overrides, run_mode=RunMode.MULTIRUN)
         job = loader.load_sweep_config(master, ["hardware.num_pes=8"])
-        context = HydraContext(config_loader=loader, callbacks=Callbacks())
+        context = HydraContext(config_loader=loader, callbacks=callbacks())
         configs = [copy.deepcopy(job) for _ in range(trials)]  # composed beforehand
 
         def step(i: int) -> None:

@@ -6,6 +6,7 @@ every import counts, module-level or inside a function.
 * a built-in imports ``dse.api`` (and its own kind's modules), never discovery, tracking,
   a design point, the front or a sweeper: a user's plugin is served the same way;
 * the front never runs a design point; tracking and the front import no sweeper;
+* the two sweepers share one lifecycle (hydra_plugins/dse_sweep/lifecycle.py), no copy;
 * each folder imports only the folders below it (``ALLOWED``);
 * inside the repository nobody imports the old flat paths (``dse.pipeline``, ...): they are
   kept for outside code only (dse/_moved.py, the small files in dse/).
@@ -180,3 +181,27 @@ def test_the_rules_catch_crossing_imports() -> None:
     assert folder_violations(DSE / "point" / "cache.py", "import plugins.codings\n")
     assert not folder_violations(DSE / "point" / "cache.py", "from dse.api.errors import require\n")
     assert imported_modules("from dse import report, tracking\n") == ["dse.report", "dse.tracking"]
+
+
+def test_the_sweepers_share_one_lifecycle() -> None:
+    """Signals, the preflight, the parent run and a job's result live in
+    hydra_plugins/dse_sweep/lifecycle.py only: both sweepers call it, neither keeps a copy."""
+    plugins = REPO / "hydra_plugins"
+    lifecycle = plugins / "dse_sweep" / "lifecycle.py"
+    duties = ("signals_interrupt", "dse_preflight", "open_sweep_parent", "multirun.yaml")
+    duties += ("JobStatus", "return_value")
+    for sweeper in ("dse_grid_sweeper", "dse_optuna_sweeper"):
+        sources = sorted((plugins / sweeper).glob("*.py"))
+        assert any(
+            "hydra_plugins.dse_sweep.lifecycle" in imported_modules(p.read_text())
+            or "hydra_plugins.dse_sweep" in imported_modules(p.read_text())
+            for p in sources
+        ), sweeper
+        copies = [
+            f"{p.relative_to(REPO)}: {d}" for p in sources for d in duties if d in p.read_text()
+        ]
+        assert not copies, copies
+    assert all(d in lifecycle.read_text() for d in ("signals_interrupt", "dse_preflight"))
+    # the public Optuna sweeper is a thin class over its implementation modules (as Hydra's)
+    public = plugins / "dse_optuna_sweeper" / "dse_optuna_sweeper.py"
+    assert len(public.read_text().splitlines()) < 120

@@ -59,8 +59,8 @@ def run_name(
     the job's settings), alone the full chain with the model first, ``*`` on a plugin whose
     keys differ from its named config and the model's changed keys
     (``changes``: :func:`dse.registry.changes.config_changes`; see
-    dse.front.browse.design_run_name)."""
-    from dse.front.browse import design_run_name
+    dse.tracking.names.design_run_name)."""
+    from dse.tracking.names import design_run_name
 
     if cfg.tracking.run_name:
         return str(cfg.tracking.run_name)

@@ -84,14 +84,9 @@ def log_model(client: Any, run: Any) -> tuple[int, str | None]:
 
 def front_runs(client: Any, parent_run_id: str) -> list[Any]:
     """The sweep's finished children tagged Pareto-optimal."""
-    parent = client.get_run(parent_run_id)
-    runs = client.search_runs(
-        [parent.info.experiment_id],
-        filter_string=(
-            f"tags.mlflow.parentRunId = '{parent_run_id}' and tags.`dse.pareto_optimal` = 'true'"
-        ),
-        max_results=10000,
-    )
+    from dse.front.store import child_runs
+
+    runs = child_runs(client, parent_run_id, where="tags.`dse.pareto_optimal` = 'true'")
     return [r for r in runs if r.info.status == "FINISHED"]
 
 

@@ -1,36 +1,30 @@
-"""What makes a sweep's front browsable in MLflow's UI and in optuna-dashboard.
-
-MLflow: the experiment's kind (the UI's landing view), design-point run names a person
-can tell apart, the parent run's description (the front's table, linked to its child
-runs) and params (objectives, constraints, search space, sampler), and the URL of the run
-list filtered to the front. Optuna: the study's metric names and each trial's
-constraint violations in the form optuna-dashboard reads. mlflow and optuna are imported
-inside the functions that need them.
+"""What makes a sweep's front browsable in MLflow's UI: the parent run's description (the
+front's table, linked to its child runs) and params (objectives, constraints, search
+space, sampler), and the URLs of the run list and of the list filtered to the front.
+(Run names and the experiment's kind: dse.tracking.names; the study's annotations for
+optuna-dashboard: beside the Optuna sweeper.) mlflow is imported inside the functions
+that need it.
 """
 
 from __future__ import annotations
 
 import json
 import urllib.parse
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from omegaconf import DictConfig, OmegaConf
 
 from dse.api.interfaces import PLUGIN_GROUPS
-from dse.front.render import FrontSummary, short_setting, short_settings
+from dse.front.render import FrontSummary
 from dse.front.search import Constraint, Objective
 
 if TYPE_CHECKING:
-    import optuna
     from mlflow import MlflowClient
 
-# The experiment's kind in MLflow 3 (what its UI offers to set when it cannot infer one).
-# MLflow 3.17.2's UI lands on the view of its global "GenAI | Model training" switch instead
-# (the URL's ``workflowType``, else the browser's last choice, else GenAI: checked in
-# headless Chromium), so the URLs dse prints carry ``workflowType=machine_learning``.
-EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
-EXPERIMENT_KIND = "custom_model_development"
+# MLflow 3.17.2's UI lands on the view of its global "GenAI | Model training" switch, not
+# on the experiment's kind (the URL's ``workflowType``, else the browser's last choice, else
+# GenAI: checked in headless Chromium), so the URLs dse prints carry the side to open.
 WORKFLOW = {"workflowType": "machine_learning"}  # the UI's "Model training" side
 # An experiment tag holding a run-list view (filter, sort, columns) that MLflow's UI opens
 # from a URL's ``viewStateShareKey`` (its "Share" button writes the same), in any browser.
@@ -39,79 +33,6 @@ SHARED_VIEW_TAG = "mlflow.sharedViewState."
 NOTE_TAG = "mlflow.note.content"
 PARAM_PREFIX = "sweep."
 DEFAULT_UI = "http://127.0.0.1:5000"
-# optuna-dashboard 0.21 reads a trial's constraint violations (<= 0: satisfied) from this
-# system attribute, a list; Optuna reads the same list (FrozenTrial.constraints "0", "1", ...).
-DASHBOARD_CONSTRAINTS_ATTR = "constraints"
-
-# Overridden keys that do not describe the design (bookkeeping of the run or the sweep).
-_NOT_DESIGN = ("tracking.", "paths.", "cache.", "search.", "hydra.", "hydra/", "experiment")
-
-
-# --------------------------------------------------------------------------- experiment
-
-
-def experiment_tags() -> dict[str, str]:
-    """Tags a new experiment is created with: it opens on its run list."""
-    return {EXPERIMENT_KIND_TAG: EXPERIMENT_KIND}
-
-
-def ensure_experiment_kind(client: MlflowClient, experiment_id: str, tags: Mapping) -> None:
-    """Tag an experiment created before the kind was set (an older store); a kind someone
-    chose in the UI is kept."""
-    if EXPERIMENT_KIND_TAG not in tags:
-        client.set_experiment_tag(experiment_id, EXPERIMENT_KIND_TAG, EXPERIMENT_KIND)
-
-
-# --------------------------------------------------------------------------- run names
-
-
-def job_settings(task_overrides: Sequence[str]) -> dict[str, str]:
-    """The design keys a job's overrides set (``quantizer.bits=3``, ``coding=rate``), in order."""
-    out: dict[str, str] = {}
-    for line in task_overrides:
-        key, sep, value = line.lstrip("+~").partition("=")
-        if sep and not key.startswith(_NOT_DESIGN):
-            out[key] = value
-    return out
-
-
-def design_run_name(
-    cfg: DictConfig,
-    choices: Mapping[str, str],
-    task_overrides: Sequence[str] = (),
-    job_num: int | None = None,
-    changed: Mapping[str, str | None] | None = None,
-) -> str:
-    """A design point's run name: unique within its sweep, what varies first.
-
-    In a sweep: ``t57 T2 3b 74PE`` (Optuna trial 57) or ``j4 T8 5b`` (grid job 4): the
-    trial or job number, then the settings the job's overrides chose, short. MLflow's run
-    list cuts names at ~20 characters, so the distinguishing part comes first. A single
-    design point gets its full chain, the network first: ``small_cnn ttfs_log T8 log 5b
-    cat ttfs_processor 256PE``; with ``changed`` (override key -> value, None: deleted)
-    the model's changed keys follow its name, which ``choices`` marks
-    (``fashion_cnn* pool_after=[2,4] batch_norm=false ttfs_log ...``).
-    """
-    tags = OmegaConf.select(cfg, "tracking.tags") or {}
-    trial = tags.get("optuna_trial")
-    prefix = f"t{trial}" if trial is not None else f"j{job_num}" if job_num is not None else ""
-    settings = job_settings(task_overrides) if prefix else {}
-    text = short_settings(settings, list(settings))
-    if not text:
-        network = {k: v for k, v in (changed or {}).items() if k.lstrip("+~").startswith("model.")}
-        full = {
-            "model": choices.get("model"),
-            **network,  # two networks never share a name
-            "coding": choices.get("coding"),
-            "coding.time_window": OmegaConf.select(cfg, "coding.time_window"),
-            "quantizer": choices.get("quantizer"),
-            "quantizer.bits": OmegaConf.select(cfg, "quantizer.bits"),
-            "training": choices.get("training"),
-            "hardware": choices.get("hardware"),
-            "hardware.num_pes": OmegaConf.select(cfg, "hardware.num_pes"),
-        }
-        text = " ".join(short_setting(k, v) for k, v in full.items() if v is not None)
-    return " ".join(p for p in (prefix, text) if p)
 
 
 # --------------------------------------------------------------------------- the parent run
@@ -262,89 +183,13 @@ def describe_parent(client: MlflowClient, parent_run_id: str, summary: FrontSumm
     client.set_tag(parent_run_id, NOTE_TAG, text)
 
 
-# --------------------------------------------------------------------------- Optuna
-
-
-def annotate_study(
-    study: optuna.Study, objectives: Sequence[Objective], constraints: Sequence[Constraint]
-) -> None:
-    """Metric names (optuna-dashboard labels its axes and columns with them) and the
-    constraints' text (the dashboard shows study user attributes)."""
-    import warnings
-
-    import optuna
-
-    with warnings.catch_warnings():  # "experimental" since Optuna 3.2; the dashboard reads it
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        study.set_metric_names([o.metric for o in objectives])
-    if constraints:
-        study.set_user_attr("constraints", [str(c) for c in constraints])
-
-
-def record_constraints(
-    trial: optuna.Trial, constraints: Sequence[Constraint], metrics: Mapping[str, float]
-) -> bool:
-    """Store the trial's violations (<= 0: satisfied) as the list optuna-dashboard reads and
-    Optuna's samplers use, and user attribute ``feasible``; returns feasibility.
-
-    Optuna 5's ``trial.set_constraint`` stores one system attribute per key, which
-    optuna-dashboard 0.21 does not read (it shows every trial feasible); both read the list.
-    Raises ConfigError when a constraint's metric is missing.
-    """
-    violations = [c.violation(metrics) for c in constraints]
-    feasible = all(v <= 0.0 for v in violations)
-    if violations:
-        # Trial has no public setter for system attributes; its storage is public.
-        trial.storage.set_trial_system_attr(trial._trial_id, DASHBOARD_CONSTRAINTS_ATTR, violations)
-    trial.set_user_attr("feasible", feasible)
-    return feasible
-
-
-def enqueue_reference(study: optuna.Study, config: DictConfig, space: Mapping[str, Any]) -> bool:
-    """Evaluate the reference design (``search.reference``) as the study's next trial, once
-    per study, when it fixes every searched key; returns whether it was queued."""
-    reference = reference_design(config)
-    if reference is None or set(reference[1]) != set(space):
-        return False
-    values = {}
-    for key, text in reference[1].items():
-        dist = space[key]
-        try:
-            internal = dist.to_internal_repr(_number(text))
-        except (TypeError, ValueError):  # not one of a choice's values
-            return False
-        if not dist._contains(internal):  # outside the searched range: not this study's design
-            return False
-        values[key] = dist.to_external_repr(internal)
-    if any(t.params == values for t in study.trials):
-        return False
-    study.enqueue_trial(values, user_attrs={"reference_design": reference[0]})
-    return True
-
-
-def _number(text: str) -> Any:
-    for kind in (int, float):
-        try:
-            return kind(text)
-        except ValueError:
-            pass
-    return text
-
-
 __all__ = [
-    "EXPERIMENT_KIND",
-    "EXPERIMENT_KIND_TAG",
+    "DEFAULT_UI",
     "NOTE_TAG",
-    "annotate_study",
     "describe_parent",
-    "design_run_name",
-    "enqueue_reference",
-    "ensure_experiment_kind",
-    "experiment_tags",
     "front_list_url",
     "front_view",
     "log_sweep_params",
-    "record_constraints",
     "reference_design",
     "runs_url",
     "sweep_params",

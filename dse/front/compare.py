@@ -26,6 +26,7 @@ import numpy as np
 from dse.api.errors import ConfigError
 from dse.front.render import TrialPoint, metric_label, round_sig
 from dse.front.search import Objective
+from dse.front.store import child_runs
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -118,12 +119,8 @@ def load_front(client: MlflowClient, ref: str) -> SweepFrontData:
     """The front a sweep recorded (its children tagged ``dse.pareto_optimal = true``)."""
     parent = find_sweep(client, ref)
     run_id = parent.info.run_id
-    runs = client.search_runs(
-        [parent.info.experiment_id],
-        filter_string=(
-            f"tags.mlflow.parentRunId = '{run_id}' and tags.`dse.pareto_optimal` = 'true'"
-        ),
-        max_results=10000,
+    runs = child_runs(
+        client, run_id, parent.info.experiment_id, where="tags.`dse.pareto_optimal` = 'true'"
     )
     objectives = _objectives_of(dict(parent.data.params))
     points = []

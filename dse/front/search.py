@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 import operator
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -113,3 +113,20 @@ def objectives_of(config: Any) -> list[Objective]:
 def constraints_of(config: Any) -> list[Constraint]:
     """``search.constraints`` of a task config, as Constraint values."""
     return [Constraint.parse(c) for c in config.search.constraints]
+
+
+def violations(
+    constraints: Sequence[Constraint], metrics: Mapping[str, float]
+) -> tuple[float, ...] | None:
+    """Each constraint's :meth:`Constraint.violation` for one design point's ``metrics``, or
+    None when a constraint's metric is missing (such a point is infeasible). The one rule of
+    feasibility: a sweep computes it once per point and hands it on."""
+    try:
+        return tuple(c.violation(metrics) for c in constraints)
+    except ConfigError:
+        return None
+
+
+def is_feasible(found: tuple[float, ...] | None) -> bool:
+    """Whether :func:`violations` says every constraint holds."""
+    return found is not None and all(v <= 0.0 for v in found)

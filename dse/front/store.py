@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from dse.api.errors import ConfigError, require
+from dse.api.errors import require
 from dse.api.interfaces import PLUGIN_GROUPS
 from dse.front.browse import describe_parent
 from dse.front.explain import changed, explanation_tags
@@ -29,7 +29,7 @@ from dse.front.render import (
     hypervolume_reference_text,
     write_front_files,
 )
-from dse.front.search import Constraint, Objective
+from dse.front.search import Constraint, Objective, is_feasible, violations
 
 if TYPE_CHECKING:
     import mlflow
@@ -46,14 +46,23 @@ REFERENCE_PARAM = "hypervolume_reference."
 REFERENCE_MARGIN = 1.0
 
 
-def _child_runs(client: mlflow.MlflowClient, parent: Run) -> list[Run]:
+def child_runs(
+    client: mlflow.MlflowClient,
+    parent_run_id: str,
+    experiment_id: str | None = None,
+    where: str = "",
+) -> list[Run]:
+    """Every child run of a parent (tag ``mlflow.parentRunId``), optionally narrowed by an
+    MLflow filter (``where``: ``attributes.status = 'RUNNING'``): the one query for a
+    parent's children, read in pages of 1000 until the store has no more.
+    ``experiment_id``: the parent's, when the caller knows it (else one read)."""
+    if experiment_id is None:
+        experiment_id = client.get_run(parent_run_id).info.experiment_id
+    query = f"tags.mlflow.parentRunId = '{parent_run_id}'" + (f" and {where}" if where else "")
     runs, token = [], None
     while True:
         page = client.search_runs(
-            [parent.info.experiment_id],
-            filter_string=f"tags.mlflow.parentRunId = '{parent.info.run_id}'",
-            max_results=1000,
-            page_token=token,
+            [experiment_id], filter_string=query, max_results=1000, page_token=token
         )
         runs.extend(page)
         token = page.token
@@ -75,10 +84,7 @@ def _design_params(differing: Iterable[str]) -> list[str]:
 def _trial_point(run: Run, constraints: Sequence[Constraint]) -> TrialPoint:
     """A FINISHED child run with every objective metric, as the front sees it."""
     m = run.data.metrics
-    try:
-        feasible = all(c.satisfied(m) for c in constraints)
-    except ConfigError:  # a constraint metric is missing: infeasible
-        feasible = False
+    feasible = is_feasible(violations(constraints, m))  # a missing metric: infeasible
     tag = run.data.tags.get(TAG_TRIAL, "")
     trial = int(tag) if tag.isdigit() else None
     name = f"trial {trial}" if trial is not None else (run.info.run_name or run.info.run_id)
@@ -160,7 +166,10 @@ class SweepFront:
         last_step = max((h.step for h in history), default=None)
         front = cls(client, parent, objectives, constraints, reference, last_step)
         # in the order they started: the history's steps are prefixes of that order
-        children = sorted(_child_runs(client, parent), key=lambda r: r.info.start_time or 0)
+        children = sorted(
+            child_runs(client, parent_run_id, parent.info.experiment_id),
+            key=lambda r: r.info.start_time or 0,
+        )
         front.add_runs(children)
         front._settle_loaded()
         return front
@@ -267,15 +276,18 @@ class SweepFront:
         metrics: Mapping[str, object],
         params: Mapping[str, str],
         *,
+        feasible: bool,
+        point: bool = True,
         trial: int | None = None,
         name: str | None = None,
         tags: Mapping[str, str] | None = None,
     ) -> None:
-        """Count a finished child run from what its job returned (its metrics) and the
-        job's config (``params``, as the run's flattened params): nothing is read back from
-        MLflow. A result without every objective metric, or of a low-fidelity design point
-        (``fidelity`` = ``low``: :mod:`dse.front.fidelity`), is counted, not a point. ``tags``
-        as in :meth:`add`."""
+        """Count a finished child run from what its job returned (its metrics, and its
+        feasibility as the sweep computed it once) and the job's config (``params``, as the
+        run's flattened params): nothing is read back from MLflow. A result without every
+        objective metric, or not ``point`` (a low-fidelity design point,
+        :mod:`dse.front.fidelity`, or one pre-screened before training), is counted, not a
+        point. ``tags`` as in :meth:`add`."""
         if tags:
             self._pending.setdefault(run_id, {}).update(tags)
         if run_id in self._children:
@@ -286,12 +298,8 @@ class SweepFront:
             for k, v in metrics.items()
             if isinstance(v, (int, float)) and not isinstance(v, bool)
         }
-        if any(k not in values for k in self._metrics) or metrics.get("fidelity") == LOW:
+        if not point or any(k not in values for k in self._metrics):
             return  # counted, not a point: no objective, or trained at low fidelity only
-        try:
-            feasible = all(c.satisfied(values) for c in self.constraints)
-        except ConfigError:  # a constraint metric is missing: infeasible
-            feasible = False
         label = name or (f"trial {trial}" if trial is not None else run_id)
         point = TrialPoint(run_id, label, trial, dict(params), values, feasible)
         self._add_point(point, {})  # a job writes no front tags: all to write
@@ -541,5 +549,6 @@ __all__ = [
     "TAG_PARETO",
     "TAG_TRIAL",
     "SweepFront",
+    "child_runs",
     "record_sweep_front",
 ]

@@ -27,11 +27,17 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from dse.api.errors import ConfigError, DseError, TrackingError
 from dse.api.interfaces import PLUGIN_GROUPS
+from dse.front.store import child_runs
+from dse.runtime.adapters.mlflow import store_engine
 from dse.runtime.locks import store_lock
 from dse.runtime.redact import redact, redact_values
+from dse.tracking.names import ensure_experiment_kind, experiment_tags
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
+    from mlflow.entities import Run
+
+    from dse.tracking.results import JobResult
 
 log = logging.getLogger(__name__)
 
@@ -140,7 +146,7 @@ def _create_sqlite_store(path: Path) -> None:
     tmp.unlink(missing_ok=True)
     try:
         client = MlflowClient(tracking_uri=f"sqlite:///{tmp}")
-        client._tracking_client.store.engine.dispose()  # everything on disk before the link
+        store_engine(client).dispose()  # everything on disk before the link
         try:
             os.link(tmp, path)  # never replaces a store another process linked first
         except FileExistsError:
@@ -169,7 +175,7 @@ def _tune_sqlite(client: MlflowClient) -> None:
     shares one engine per database URL in a process)."""
     from sqlalchemy import event
 
-    engine = client._tracking_client.store.engine  # no public handle on MLflow's engine
+    engine = store_engine(client)  # no public handle on MLflow's engine
     if not event.contains(engine, "connect", _sqlite_pragmas):
         event.listen(engine, "connect", _sqlite_pragmas)
         engine.dispose()  # connections already pooled reopen with the pragmas
@@ -202,8 +208,6 @@ def experiment_id(client: MlflowClient, name: str, outputs: str | Path | None = 
 def _get_or_create_experiment(
     client: MlflowClient, name: str, outputs: str | Path | None = None
 ) -> str:
-    from dse.front.browse import ensure_experiment_kind
-
     found = client.get_experiment_by_name(name)
     if found is not None:
         ensure_experiment_kind(client, found.experiment_id, found.tags)  # an older store
@@ -216,8 +220,6 @@ def _get_or_create_experiment(
 
 
 def _create_experiment(client: MlflowClient, name: str, outputs: str | Path | None) -> str:
-    from dse.front.browse import experiment_tags
-
     location = None
     uri = client.tracking_uri
     if uri.startswith("sqlite:///"):
@@ -306,18 +308,9 @@ def close_runs(client: MlflowClient, run_ids: Iterable[str], status: str, reason
     return closed
 
 
-def running_children(client: MlflowClient, parent_run_id: str) -> list[Any]:
-    """The parent's child runs still RUNNING (one search)."""
-    parent = client.get_run(parent_run_id)
-    return list(
-        client.search_runs(
-            [parent.info.experiment_id],
-            filter_string=(
-                f"tags.mlflow.parentRunId = '{parent_run_id}' and attributes.status = 'RUNNING'"
-            ),
-            max_results=1000,
-        )
-    )
+def running_children(client: MlflowClient, parent_run_id: str) -> list[Run]:
+    """The parent's child runs still RUNNING (:func:`dse.front.store.child_runs`)."""
+    return child_runs(client, parent_run_id, where="attributes.status = 'RUNNING'")
 
 
 # Parent runs SweepCallback opened for another sweeper and not yet closed: a signal that
@@ -417,10 +410,10 @@ class SweepRecorder:
     """The one writer of a multirun's front, for grids (dse_grid) and searches
     (dse_optuna) alike.
 
-    The sweeper hands it each job's ``JobReturn`` as its batch ends (:meth:`add`, then
-    :meth:`record`). A finished job's point is the job's return value (its metrics and
-    ``mlflow_run_id``) and its config (the run's params): nothing the job just wrote is read
-    back from MLflow. On the first batch the parent run and the children of an earlier
+    The sweeper hands it each job's :class:`dse.tracking.results.JobResult` as its batch
+    ends (:meth:`add`, then :meth:`record`). A finished job's point is what the job returned
+    (its metrics, run id, params, feasibility): nothing the job just wrote is read back
+    from MLflow. On the first batch the parent run and the children of an earlier
     invocation of the same study (a resumed Optuna study) are read once; the hypervolume
     reference is fixed from the first points and kept on the parent (params
     ``hypervolume_reference.*``), so once per study. :meth:`finish` writes the final front
@@ -471,31 +464,28 @@ class SweepRecorder:
         return self._front
 
     def add(
-        self, ret: Any, *, trial: int | None = None, tags: Mapping[str, str] | None = None
+        self,
+        result: JobResult,
+        *,
+        trial: int | None = None,
+        tags: Mapping[str, str] | None = None,
     ) -> None:
-        """Count one job (a Hydra ``JobReturn``): a point when it finished with every
-        objective metric, else a failure. ``tags`` go on its child run with the front's."""
-        from hydra.core.utils import JobStatus
-
+        """Count one job (its :class:`dse.tracking.results.JobResult`): a point when it
+        finished, else a failure. ``tags`` go on its child run with the front's."""
         front = self._open()
         if front is None:
             return
-        value = ret.return_value if ret.status == JobStatus.COMPLETED else None
-        if isinstance(value, DictConfig):
-            value = OmegaConf.to_container(value, resolve=True)
-        run_id = value.get("mlflow_run_id") if isinstance(value, Mapping) else None
-        if not isinstance(value, Mapping) or not isinstance(run_id, str):
-            # the run id travels with the error (fail_design_run), if the job got a run
-            failed_run = getattr(ret._return_value, "mlflow_run_id", None)
-            front.add_failure(failed_run if isinstance(failed_run, str) else None, tags)
+        if not result.ok or result.run_id is None:
+            front.add_failure(result.run_id, tags)  # the run, if the job got one
             return
-        name = value.get("mlflow_run_name")
         front.add_result(
-            run_id,
-            value,
-            job_params(ret),
+            result.run_id,
+            result.metrics,
+            result.params,
+            feasible=result.feasible,
+            point=result.on_front,
             trial=trial,
-            name=name if isinstance(name, str) and trial is None else None,
+            name=result.run_name if trial is None else None,
             tags=tags,
         )
 
@@ -561,25 +551,6 @@ class SweepRecorder:
             self.finish(reason, status="KILLED")
         else:  # nothing new since the front an earlier run recorded
             close_runs(client, [parent], "KILLED", reason)
-
-
-def job_params(ret: Any) -> dict[str, str]:
-    """A job's params as its MLflow run holds them (the flattened config, plugin choices
-    for the groups): those the design point returned (``mlflow_params``), else made from
-    the ``JobReturn``'s config."""
-    from hydra.core.utils import JobStatus
-
-    value = ret.return_value if ret.status == JobStatus.COMPLETED else None
-    returned = value.get("mlflow_params") if isinstance(value, Mapping) else None
-    if isinstance(returned, Mapping):
-        params = {str(k): str(v) for k, v in returned.items()}
-    else:
-        params = run_params(plain_config(ret.cfg))
-    choices = OmegaConf.select(ret.hydra_cfg, "hydra.runtime.choices") if ret.hydra_cfg else None
-    for group in PLUGIN_GROUPS:
-        if choices is not None and choices.get(group) is not None:
-            params[group] = str(choices[group])
-    return params
 
 
 # --------------------------------------------------------------------------- design points

@@ -7,7 +7,8 @@ on the MLflow parent run from the jobs' return values (as for the Optuna sweeper
 end the parent run is closed: FINISHED and the front printed, or, when some job failed,
 FAILED with the reason (tag ``dse.error``), the finished runs and their front kept, and the
 command ends with one line ``error: ...`` (exit status 1) instead of Hydra's traceback.
-Composition errors still fail before any job runs, as in Hydra.
+Composition errors still fail before any job runs, as in Hydra. The lifecycle (checks,
+parent run, job results, signals) is the Optuna sweeper's too: hydra_plugins/dse_sweep.
 """
 
 from __future__ import annotations
@@ -15,28 +16,18 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
-from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra.core.override_parser.overrides_parser import OverridesParser
-from hydra.core.utils import JobReturn, JobStatus, filter_overrides
+from hydra.core.utils import JobReturn, filter_overrides
 from omegaconf import OmegaConf
 
-from dse.runtime.redact import redact
+from dse.runtime.adapters.hydra import BasicSweeper
 from hydra_plugins.dse_grid_sweeper import config as _config  # noqa: F401 (ConfigStore entry)
 from hydra_plugins.dse_launcher._submitit import cancelled_if_interrupted
+from hydra_plugins.dse_sweep import lifecycle
 
 log = logging.getLogger(__name__)
-
-
-def job_error(ret: JobReturn) -> str:
-    """The exception a failed job raised, on one line."""
-    err = ret._return_value  # JobReturn keeps a failed job's exception here
-    from dse.api.errors import DseError
-
-    text = " ".join(str(err).split())
-    return text if isinstance(err, DseError) else f"{type(err).__name__}: {text}"
 
 
 class DseGridSweeper(BasicSweeper):
@@ -49,33 +40,13 @@ class DseGridSweeper(BasicSweeper):
         self.task_function = task_function
 
     def sweep(self, arguments: list[str]) -> Any:
-        from dse.api.errors import DseError
-        from dse.runtime.interrupts import shielded, signals_interrupt, stop
-
         self._recorder_: Any = None
-        with signals_interrupt():
-            try:
-                return self._sweep(arguments)
-            except DseError as err:  # mostly found before any job ran: one line
-                self._fail(str(err))
-                raise SystemExit(f"error: {err}") from None
-            except KeyboardInterrupt as err:  # Ctrl-C or SIGTERM: close what is open
-                with shielded():
-                    message = self._interrupted(err)
-                raise stop(err, message) from None
-            except Exception as err:
-                self._fail(f"{type(err).__name__}: {err}")
-                raise
+        return lifecycle.guarded(lambda: self._sweep(arguments), self._interrupted, self._fail)
 
     def _fail(self, error: str, status: str = "FAILED") -> None:
         """An error after the parent run opened: the parent FAILED with it, not RUNNING."""
-        from dse.tracking import runs as tracking
-
         assert self.config is not None
-        uri = OmegaConf.select(self.config, "tracking.uri")
-        parent = tracking.read_parent_run_id(self.config.hydra.sweep.dir) if uri else None
-        if parent is not None:
-            tracking.close_runs(tracking.connect(uri), [parent], status, error)
+        lifecycle.close_parent(self.config, error, status)
 
     def _interrupted(self, err: BaseException) -> str:
         """The running job's MLflow run and the parent KILLED, the front of what finished
@@ -98,26 +69,10 @@ class DseGridSweeper(BasicSweeper):
             )
         return f"grid stopped{where}"
 
-    def _preflight(self, job: Sequence[str]) -> None:
-        """One composed job of the grid handed to the task function's own check
-        (``task_function.dse_preflight``: plugins, dataset, tracking, search metrics)."""
-        from dse.api.errors import ConfigError
-
-        assert self.config is not None and self.hydra_context is not None
-        check = getattr(self.task_function, "dse_preflight", None)
-        if check is None:
-            return
-        try:
-            cfg = self.hydra_context.config_loader.load_sweep_config(self.config, list(job))
-        except Exception as err:  # composition errors: Hydra's message, one line
-            raise ConfigError(f"the grid does not compose: {' '.join(str(err).split())}") from None
-        check(cfg)
-
     def _sweep(self, arguments: list[str]) -> Any:
         from hydra.errors import HydraException
 
         from dse.api.errors import ConfigError
-        from dse.tracking import runs as tracking
 
         assert self.config is not None and self.launcher is not None
         assert self.hydra_context is not None
@@ -131,18 +86,20 @@ class DseGridSweeper(BasicSweeper):
         except HydraException as err:
             raise ConfigError(f"overrides: {' '.join(str(err).split())}") from None
         if self.overrides and self.overrides[0]:
-            self._preflight(self.overrides[0][0])
-        sweep_dir = Path(self.config.hydra.sweep.dir)
-        try:
-            sweep_dir.mkdir(parents=True, exist_ok=True)
-            (sweep_dir / "multirun.yaml").write_text(redact(OmegaConf.to_yaml(self.config)))
-        except OSError as err:
-            raise ConfigError(f"hydra.sweep.dir={sweep_dir}: cannot be written ({err})") from None
-        if OmegaConf.select(self.config, "tracking.uri") and tracking.opens_own_parent(self.config):
-            tracking.open_sweep_parent(self.config)  # after the checks: nothing opened before
+            lifecycle.preflight(
+                self.config,
+                self.hydra_context,
+                self.task_function,
+                self.overrides[0][0],
+                "the grid does not compose",
+            )
+        lifecycle.prepare_sweep_dir(self.config)
+        lifecycle.open_parent(self.config)  # after the checks: nothing opened before
 
         recorder = self._recorder()
         self._recorder_ = recorder
+        objectives = recorder.objectives if recorder is not None else []
+        constraints = recorder.constraints if recorder is not None else []
         returns: list[Sequence[JobReturn]] = []
         failed: list[str] = []
         done = 0
@@ -154,12 +111,14 @@ class DseGridSweeper(BasicSweeper):
             with cancelled_if_interrupted(self.launcher):  # submitit: jobs die with the sweep
                 results = self.launcher.launch(batch, initial_job_idx=done)
             for idx, (overrides, ret) in enumerate(zip(batch, results, strict=True), done):
-                if ret.status != JobStatus.COMPLETED:
+                result = lifecycle.job_result(ret, objectives, constraints)
+                if result.raised:
                     where = " ".join(filter_overrides(overrides))
-                    failed.append(f"job #{idx} ({where}): {job_error(ret)}")
-                    log.warning("[job %d] %s -> FAILED: %s", idx, where, job_error(ret))
+                    error = lifecycle.job_error(result)
+                    failed.append(f"job #{idx} ({where}): {error}")
+                    log.warning("[job %d] %s -> FAILED: %s", idx, where, error)
                 if recorder is not None:
-                    recorder.add(ret)
+                    recorder.add(result)
             done += len(batch)
             returns.append(results)
             if recorder is not None and not self.is_done():

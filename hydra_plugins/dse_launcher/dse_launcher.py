@@ -20,7 +20,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from hydra._internal.config_loader_impl import ConfigLoaderImpl, get_overrides_dirname
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import Override
 from hydra.core.utils import (
@@ -34,6 +33,7 @@ from hydra.plugins.launcher import Launcher
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf, open_dict
 
+from dse.runtime.adapters.hydra import apply_overrides, config_repository, overrides_dirname
 from dse.runtime.redact import redact
 
 # Registers the ConfigStore entry when Hydra's plugin discovery imports this module.
@@ -88,9 +88,10 @@ class DseLocalLauncher(Launcher):
         self._composed.clear()
         # The config repository Hydra composes this sweep's jobs from (search path included),
         # to tell config groups from plain keys exactly as Hydra does.
-        loader = hydra_context.config_loader
-        _, self._repository = loader._parse_overrides_and_create_caching_repo(  # type: ignore[attr-defined]
-            config.hydra.job.config_name, list(config.hydra.overrides.hydra)
+        self._repository = config_repository(
+            hydra_context.config_loader,
+            config.hydra.job.config_name,
+            list(config.hydra.overrides.hydra),
         )
 
     def launch(
@@ -139,12 +140,12 @@ class DseLocalLauncher(Launcher):
         job_config = pickle.loads(base)  # our own bytes, made above: never read from disk
         if not values:
             return job_config
-        ConfigLoaderImpl._apply_overrides_to_config(values, job_config)
+        apply_overrides(values, job_config)
         task = [o for o in parsed if not o.is_hydra_override()]
         hydra_job = job_config.hydra.job
         job_config.hydra.overrides.task = [o.input_line for o in task]
-        hydra_job.override_dirname = get_overrides_dirname(
-            overrides=task,
+        hydra_job.override_dirname = overrides_dirname(
+            task,
             kv_sep=hydra_job.config.override_dirname.kv_sep,
             item_sep=hydra_job.config.override_dirname.item_sep,
             exclude_keys=hydra_job.config.override_dirname.exclude_keys,

@@ -130,4 +130,6 @@ def test_workers_started_together_on_fresh_stores(
         }
         assert on_front == {t.number for t in study.best_trials}
         if tracking == "sqlite":
-            client._tracking_client.store.engine.dispose()  # release the file before cleanup
+            from dse.runtime.adapters.mlflow import store_engine
+
+            store_engine(client).dispose()  # release the file before cleanup

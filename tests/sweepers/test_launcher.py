@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 from hydra import initialize_config_dir
-from hydra._internal.callbacks import Callbacks
 from hydra.core.global_hydra import GlobalHydra
 from hydra.errors import ConfigCompositionException
 from hydra.types import HydraContext, RunMode
@@ -12,6 +11,7 @@ from omegaconf import OmegaConf
 
 from dse.registry.discovery import CONF_DIR
 from dse.registry.schema import register_schemas
+from dse.runtime.adapters.hydra import callbacks
 from hydra_plugins.dse_launcher.dse_launcher import DseLocalLauncher
 
 # The sweeper repeats the command line's own overrides (here experiment=...) in every job.
@@ -47,7 +47,7 @@ def hydra_setup():
         )
         launcher = DseLocalLauncher()
         launcher.setup(
-            hydra_context=HydraContext(config_loader=loader, callbacks=Callbacks()),
+            hydra_context=HydraContext(config_loader=loader, callbacks=callbacks()),
             task_function=lambda cfg: None,
             config=master,
         )

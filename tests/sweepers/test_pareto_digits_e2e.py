@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from hydra_plugins.dse_optuna_sweeper.dse_optuna_sweeper import optuna_storage
+from hydra_plugins.dse_optuna_sweeper._storage import optuna_storage
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -100,7 +100,7 @@ def test_settings_are_validated_first_thing_in_sweep() -> None:
         ({"study_name": ""}, "hydra.sweeper.study_name"),
     ]:
         with pytest.raises(ConfigError, match=field):
-            DseOptunaSweeper(**kwargs)._check_settings()
+            DseOptunaSweeper(**kwargs).sweeper._check_settings()
 
 
 @pytest.mark.parametrize("sampler", ["tpe", "nsgaii", "nsgaiii", "gp", "random", "bruteforce"])
@@ -139,8 +139,9 @@ def test_pareto_experiments_compose_with_every_sampler(experiment: str, sampler:
         "coding.time_window": IntDistribution(1, 8),
         "hardware.num_pes": IntDistribution(4, 256, log=True),
     }
-    sweeper = instantiate(node, storage=None)  # in memory
-    assert isinstance(sweeper, DseOptunaSweeper)
+    public = instantiate(node, storage=None)  # in memory
+    assert isinstance(public, DseOptunaSweeper)
+    sweeper = public.sweeper  # the implementation behind the thin public class
     sweeper.config = cfg
     study = sweeper._create_study(["maximize", "minimize"])
     inner = getattr(study.sampler, "inner", study.sampler)  # seeded: a sampler per trial
@@ -163,11 +164,11 @@ def test_resuming_with_other_directions_is_refused(tmp_path, kind) -> None:
         "journal": f"{tmp_path}/sub/optuna.journal",
         "sqlite": f"sqlite:///{tmp_path}/sub/optuna.db",
     }[kind]
-    study = DseOptunaSweeper(storage=storage)._create_study(["maximize", "minimize"])
+    study = DseOptunaSweeper(storage=storage).sweeper._create_study(["maximize", "minimize"])
     assert len(study.trials) == 0
-    again = DseOptunaSweeper(storage=storage)._create_study(["maximize", "minimize"])
+    again = DseOptunaSweeper(storage=storage).sweeper._create_study(["maximize", "minimize"])
     assert again._study_id == study._study_id  # load_if_exists: the same study
     with pytest.raises(ConfigError, match="search.objectives.*another hydra.sweeper.study_name"):
-        DseOptunaSweeper(storage=storage)._create_study(["minimize"])
+        DseOptunaSweeper(storage=storage).sweeper._create_study(["minimize"])
     with pytest.raises(ConfigError, match="load_if_exists is false"):
-        DseOptunaSweeper(storage=storage, load_if_exists=False)._create_study(["maximize"])
+        DseOptunaSweeper(storage=storage, load_if_exists=False).sweeper._create_study(["maximize"])

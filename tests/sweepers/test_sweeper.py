@@ -33,7 +33,7 @@ def app(tmp_path: Path):
 def study(out: Path, name: str = "dse"):
     import optuna
 
-    from hydra_plugins.dse_optuna_sweeper.dse_optuna_sweeper import optuna_storage
+    from hydra_plugins.dse_optuna_sweeper._storage import optuna_storage
 
     return optuna.load_study(study_name=name, storage=optuna_storage(f"{out}/optuna.journal"))
 

@@ -16,8 +16,8 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
-from dse.front.browse import design_run_name
 from dse.tracking import runs as tracking
+from dse.tracking.names import design_run_name
 
 
 @hydra.main(version_base="1.3", config_path=None, config_name="config")

@@ -19,7 +19,8 @@ from wsgiref.util import setup_testing_defaults
 
 import pytest
 
-from dse.front.browse import EXPERIMENT_KIND, EXPERIMENT_KIND_TAG, NOTE_TAG
+from dse.front.browse import NOTE_TAG
+from dse.tracking.names import EXPERIMENT_KIND, EXPERIMENT_KIND_TAG
 from tests.support.toy_sweep import APP, CONFIG
 
 N_TRIALS = 6

@@ -15,7 +15,8 @@ from dse.front.render import FrontSummary
 from dse.front.search import Constraint, Objective
 from dse.front.store import TAG_PARETO, SweepFront, record_sweep_front
 from dse.tracking.runs import PARENT_RUN_FILE, SweepRecorder
-from hydra_plugins.dse_optuna_sweeper.dse_optuna_sweeper import TAG_STATE
+from hydra_plugins.dse_optuna_sweeper._impl import TAG_STATE
+from hydra_plugins.dse_sweep.lifecycle import job_result
 
 OBJ = [Objective("snn_accuracy", "maximize"), Objective("energy_uj", "minimize")]
 AREA = [Constraint.parse("area_mm2 <= 2")]
@@ -253,7 +254,7 @@ def test_recorder_reads_nothing_back_after_the_first_batch(store, tmp_path: Path
             reads.clear()
             for t, ret in jobs.items():
                 state = "FAIL" if t == failed else "COMPLETE"
-                recorder.add(ret, trial=t, tags={TAG_STATE: state})
+                recorder.add(job_result(ret, OBJ, AREA), trial=t, tags={TAG_STATE: state})
             summary = recorder.record()
             per_batch.append(dict(reads))
     # The first batch loads the parent, its history and its children (this batch's too);
