@@ -9,7 +9,9 @@ non-dominated sorting, as MO-ASHA does (Schmucker et al., "Multi-objective Async
 Successive Halving", 2021), with NSGA-II's crowding distance breaking ties within a rank
 and constraint domination putting feasible points first (Deb et al., IEEE TEVC 2002).
 
-A decision is final: a point not promoted when it arrives is not promoted later, so a
+A point that breaks a search constraint at low fidelity is not promoted (its accuracy may
+still rise with training, so a bound close to the rung's accuracies costs some points;
+the search's bounds are what the user asked of every design). A decision is final: a point not promoted when it arrives is not promoted later, so a
 sweep never holds a trial open waiting for its rung to grow (Optuna's trials end PRUNED or
 COMPLETE at once, and a killed sweep leaves nothing half-decided).
 """
@@ -107,8 +109,12 @@ def promoted(
     eta: float,
     violations: np.ndarray | None = None,
 ) -> bool:
-    """Whether row ``candidate`` of the rung ``values`` is among its best ``ceil(n/eta)``."""
+    """Whether row ``candidate`` of the rung ``values`` is among its best ``ceil(n/eta)``
+    and breaks no bound at low fidelity (a point the constraints already rule out is not
+    trained further, even when it is the rung's first)."""
     n = np.asarray(values).shape[0]
     require(0 <= candidate < n, "candidate", f"must be a row of the rung (0..{n - 1})", candidate)
+    if violations is not None and float(np.asarray(violations)[candidate]) > 0:
+        return False
     best = rung_order(values, directions, violations)[: math.ceil(n / eta)]
     return bool(candidate in best)

@@ -49,3 +49,9 @@ def test_fidelity_settings_are_checked() -> None:
         Fidelity("training.stop_epoch", 1, eta=1)
     with pytest.raises(ConfigError, match="low"):
         Fidelity("training.stop_epoch", 0)
+
+
+def test_a_point_breaking_a_bound_at_low_fidelity_is_never_promoted() -> None:
+    v = np.array([[9.4, 25.0]])  # a collapsed 2-bit network, alone in its rung
+    assert promoted(0, v, DIRS, 3)  # without constraints the rung's first goes on
+    assert not promoted(0, v, DIRS, 3, violations=np.array([70.6]))
