@@ -47,6 +47,7 @@ log = logging.getLogger(__name__)
 
 SPLITS = ("val", "test")  # val is the search objective, test is reported
 LOW, FULL = "low", "full"  # a design point's fidelity (dse.front.fidelity: the search's side)
+WARM_INDEX = "warm_index"  # stage cache entries <family>-<training key>: what warm starts find
 
 
 @dataclass
@@ -283,10 +284,11 @@ class DesignPoint:
         the groups the training depends on, then the smallest sum of absolute differences
         of the numeric ones (e.g. bits 4 -> 5 and T 4 -> 5 is (2 keys, 2)); ties: the
         smaller key. ``cold`` when the family has none."""
-        index, own = f"index/{self._family()}", _flatten(self._coords())
+        family, own = self._family(), _flatten(self._coords())
         best: tuple[tuple[int, float, str], str] | None = None
-        for key in self.cache.keys(index):
-            raw = self.cache.get(index, key)
+        for entry in self.cache.keys(WARM_INDEX):
+            head, _, key = entry.partition("-")
+            raw = self.cache.get(WARM_INDEX, entry) if head == family else None
             if raw is None:
                 continue
             other = _flatten(json.loads(raw))
@@ -307,7 +309,8 @@ class DesignPoint:
         """Index a finished training for later warm starts, and pin this point's source."""
         if not self.cache.enabled or network.resume_state is not None:
             return
-        self.cache.put(f"index/{self._family()}", key, json.dumps(self._coords()).encode())
+        entry = f"{self._family()}-{key}"  # one flat stage: the cache's layout, clear() alike
+        self.cache.put(WARM_INDEX, entry, json.dumps(self._coords()).encode())
         if self._warm:
             base = cache_mod.stable_hash({"family": self._family(), "coords": self._coords()})
             self.cache.put("warm", base, self.warm_source().encode())

@@ -51,3 +51,11 @@ def test_a_warm_start_begins_from_the_nearest_cat_network_and_still_converts_exa
     again, again_result = _run(compose, cache, ["quantizer.bits=5", "training.warm_start=nearest"])
     assert again.training_key() == warm_point.training_key()
     assert again_result.cache_use["training"] == "hit"
+
+
+def test_clear_cache_takes_the_warm_start_index_too(compose, tmp_path) -> None:  # noqa: ANN001
+    cache = tmp_path / "cache"
+    _run(compose, cache, ["quantizer.bits=4"])
+    _run(compose, cache, ["quantizer.bits=5", "training.warm_start=nearest"])
+    counts = StageCache(cache).clear()
+    assert counts["warm_index"] == 2 and counts["warm"] == 1 and not cache.exists()

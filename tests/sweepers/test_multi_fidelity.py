@@ -30,7 +30,9 @@ def _command(out: Path) -> list[str]:
         "training.epochs=2",
         "training.pretrain.epochs=1",
         "search.reference=null",
-        "search.constraints=['snn_accuracy >= 50','area_mm2 <= 1.40']",
+        # no accuracy bound: a point that breaks one at low fidelity is never promoted,
+        # and this tiny recipe's first epoch is far from any useful accuracy
+        "search.constraints=['area_mm2 <= 1.40']",
         "hydra/sweeper/sampler=bruteforce",
         "hydra.sweeper.n_trials=4",
         "hydra.sweeper.params={quantizer.bits: 'choice(3, 5)', coding.time_window: "
@@ -75,7 +77,7 @@ def test_prescreened_points_never_train_and_only_full_fidelity_reaches_the_front
         runs_of = by_trial[trial.number]
         if trial.params["hardware.num_pes"] == 256:  # its floor area breaks the budget
             (run,) = runs_of
-            assert trial.state.name == "PRUNED" and trial.constraints["1"] > 0
+            assert trial.state.name == "PRUNED" and trial.constraints["0"] > 0
             assert "area_mm2 <= 1.4 broken before training" in run.data.tags["dse.prescreened"]
             assert run.data.tags["dse.feasible"] == "false"
             assert run.data.metrics["floor_area_mm2"] > 1.40
