@@ -235,6 +235,11 @@ class SpikeCoding(ABC):
 # --------------------------------------------------------------------------- training
 
 
+# A design point's fidelity: "low" when its training stops its schedule early (the
+# method's ``fidelity_key`` is set), else "full". Searches count full fidelity only.
+LOW_FIDELITY, FULL_FIDELITY = "low", "full"
+
+
 class TrainingMethod(ABC):
     """Config group ``training``. ``fit`` is the expensive stage of a design point."""
 

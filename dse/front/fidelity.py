@@ -25,10 +25,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from dse.api.errors import require
+from dse.api.interfaces import FULL_FIDELITY, LOW_FIDELITY
 from dse.front.pareto import as_minimization, pareto_mask
 
 FIDELITY_TAG = "dse.fidelity"  # "low" | "full" on every design run of a search
-LOW, FULL = "low", "full"
+LOW, FULL = LOW_FIDELITY, FULL_FIDELITY  # dse.api.interfaces owns the names
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,8 @@ from omegaconf import DictConfig, OmegaConf
 from dse.api.architecture import Architecture, static_workload
 from dse.api.errors import PluginError
 from dse.api.interfaces import (
+    FULL_FIDELITY,
+    LOW_FIDELITY,
     PLUGIN_KINDS,
     AccumulatorActivity,
     Dataset,
@@ -46,7 +48,6 @@ from dse.registry.schema import build_plugin
 log = logging.getLogger(__name__)
 
 SPLITS = ("val", "test")  # val is the search objective, test is reported
-LOW, FULL = "low", "full"  # a design point's fidelity (dse.front.fidelity: the search's side)
 WARM_INDEX = "warm_index"  # stage cache entries <family>-<training key>: what warm starts find
 
 
@@ -238,7 +239,8 @@ class DesignPoint:
         set): only the validation split is simulated; else ``full``."""
         training = self.plugins.training
         key = training.fidelity_key
-        return LOW if key is not None and getattr(training, key, None) is not None else FULL
+        stopped = key is not None and getattr(training, key, None) is not None
+        return LOW_FIDELITY if stopped else FULL_FIDELITY
 
     # ----------------------------------------------------------------- warm starts
     @property
@@ -376,7 +378,7 @@ class DesignPoint:
         measurements = {}
         # A low-fidelity point only has to rank among its peers, on the search's split:
         # simulating the test split (reported, never searched) is left to full fidelity.
-        for split_name in SPLITS if self.fidelity == FULL else ("val",):
+        for split_name in SPLITS if self.fidelity == FULL_FIDELITY else ("val",):
             split: Split = getattr(data, split_name)
             log.info("simulate: %d %s samples at spike level", len(split), split_name)
             sim = self.plugins.coding.simulate(snn, split)
