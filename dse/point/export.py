@@ -18,6 +18,7 @@ bundle itself. mlflow and torch are imported inside the functions.
 from __future__ import annotations
 
 import copy
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -130,9 +131,7 @@ def save_bundle(taken: TakenOut, folder: Path) -> Path:
     """``mlflow.pytorch.save_model`` into ``folder`` (input example: the first test images,
     signature inferred from them) plus ``weights.pt``; returns ``folder``. Requirements are
     given, not inferred (inference starts a process that imports torch)."""
-    import mlflow.pytorch
     import torch
-    from mlflow.models import infer_signature
 
     example = taken.data.test.x[:EXAMPLE_ROWS]
     if example.dtype == torch.uint8:
@@ -140,6 +139,22 @@ def save_bundle(taken: TakenOut, folder: Path) -> Path:
     example_np = example.to(torch.float32).numpy()
     with torch.no_grad():
         logits = taken.module(torch.from_numpy(example_np)).numpy()
+    # MLflow warns about pickle on every model; the sweep says it once, in its own line
+    quiet = logging.getLogger("mlflow.pytorch")
+    level = quiet.level
+    quiet.setLevel(logging.ERROR)
+    try:
+        _save(taken, folder, example_np, logits)
+    finally:
+        quiet.setLevel(level)
+    torch.save(taken.module.state_dict(), folder / WEIGHTS_FILE)
+    return folder
+
+
+def _save(taken: TakenOut, folder: Path, example_np: Any, logits: Any) -> None:
+    import mlflow.pytorch
+    from mlflow.models import infer_signature
+
     mlflow.pytorch.save_model(
         taken.module,
         str(folder),
@@ -150,8 +165,6 @@ def save_bundle(taken: TakenOut, folder: Path) -> Path:
         # do not trace, so the module is pickled (see the module docstring)
         serialization_format="pickle",
     )
-    torch.save(taken.module.state_dict(), folder / WEIGHTS_FILE)
-    return folder
 
 
 def bundle_bytes(folder: Path) -> int:
